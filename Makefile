@@ -1,0 +1,39 @@
+# Entry points a newcomer can paste: `make run` and `make test` (see README.md).
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: setup system model run test lint bench eval
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q torch==2.13.0
+	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP) model
+
+system:
+	bash scripts/install-system.sh
+
+model: $(STAMP)
+	$(PY) -m models.build
+
+run: system setup
+	$(VENV)/bin/jingyan serve
+
+test: system setup
+	$(VENV)/bin/ruff check service tests bench models
+	$(VENV)/bin/pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check service tests bench models
+
+bench: setup
+	$(PY) -m bench.intake
+
+eval: setup
+	$(VENV)/bin/jingyan eval

@@ -1,0 +1,32 @@
+"""CLI commands of the service: ``jingyan serve``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from service.config import Settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from service.api.app import create_app
+
+    settings = Settings.from_env()
+    settings.host, settings.port = args.host, args.port
+    if args.data:
+        settings.data_dir = Path(args.data)
+    if args.no_sample_corpus:
+        settings.load_sample_corpus = False
+    uvicorn.run(create_app(settings), host=args.host, port=args.port)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser("serve", help="启动服务（网页与 API）")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--data", default=None, help="数据目录（默认 ./data）")
+    s.add_argument("--no-sample-corpus", action="store_true", help="首次启动时不导入示例材料")
+    s.set_defaults(func=_serve)

@@ -1,0 +1,28 @@
+"""The ``jingyan`` console command; each stage registers its own subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from service.api import commands as api_commands
+from service.intake import commands as intake_commands
+
+STAGES = (intake_commands, api_commands)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jingyan", description="经验库：机关党建材料解析与经验做法库")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for stage in STAGES:
+        stage.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Settings from environment variables (prefix ``JINGYAN_``) with embedded defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"JINGYAN_{name}", default)
+
+
+@dataclass
+class Settings:
+    """Every tunable the service reads; construct directly in tests, ``Settings.from_env()`` otherwise."""
+
+    data_dir: Path = Path("data")
+    database_url: str = ""  # empty: SQLite file inside data_dir
+    model_dir: Path = REPO_ROOT / "models" / "build" / "e5-small"
+    # Intake limits: a file beyond them is refused with a clear reason.
+    max_file_mb: float = 100.0
+    max_pages: int = 2000
+    parse_timeout_s: float = 120.0
+    max_unzipped_mb: float = 200.0
+    max_text_chars: int = 2_000_000
+    # Service
+    host: str = "127.0.0.1"
+    port: int = 8000
+    base_url: str = "http://127.0.0.1:8000"
+    load_sample_corpus: bool = True
+    secret_key: str = "jingyan-dev-secret"
+    # Mail
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "jingyan@localhost"
+    smtp_starttls: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Read ``JINGYAN_*`` variables over the defaults."""
+        d = cls()
+        return cls(
+            data_dir=Path(_env("DATA_DIR", str(d.data_dir))),
+            database_url=_env("DATABASE_URL", d.database_url),
+            model_dir=Path(_env("MODEL_DIR", str(d.model_dir))),
+            max_file_mb=float(_env("MAX_FILE_MB", str(d.max_file_mb))),
+            max_pages=int(_env("MAX_PAGES", str(d.max_pages))),
+            parse_timeout_s=float(_env("PARSE_TIMEOUT_S", str(d.parse_timeout_s))),
+            max_unzipped_mb=float(_env("MAX_UNZIPPED_MB", str(d.max_unzipped_mb))),
+            max_text_chars=int(_env("MAX_TEXT_CHARS", str(d.max_text_chars))),
+            host=_env("HOST", d.host),
+            port=int(_env("PORT", str(d.port))),
+            base_url=_env("BASE_URL", d.base_url),
+            load_sample_corpus=_env("SAMPLE_CORPUS", "1") not in ("0", "false", "no"),
+            secret_key=_env("SECRET_KEY", d.secret_key),
+            smtp_host=_env("SMTP_HOST", d.smtp_host),
+            smtp_port=int(_env("SMTP_PORT", str(d.smtp_port))),
+            smtp_user=_env("SMTP_USER", d.smtp_user),
+            smtp_password=_env("SMTP_PASSWORD", d.smtp_password),
+            smtp_from=_env("SMTP_FROM", d.smtp_from),
+            smtp_starttls=_env("SMTP_STARTTLS", "0") in ("1", "true", "yes"),
+        )
