@@ -6,8 +6,8 @@ Rules (kept deliberately simple and linear):
   ordinary ideographs; zero-width characters go; surrounding whitespace (also ``　``) goes.
   Placeholders such as ``X``, ``XX``, ``**`` are text and are kept verbatim.
 * Clutter: separator rules (``=====``), a ``---`` front-matter block near the top and, in PDFs,
-  page numbers, bare URLs, print timestamps and lines repeated at the top or bottom of several
-  pages (running headers and footers) are dropped; so is a web *teaser* line at the very top (a line ending in ``...``/``…``
+  page numbers, bare URLs and lines repeated at the top or bottom of several pages (running
+  headers and footers, such as a browser's print date) are dropped; so is a web *teaser* line at the very top (a line ending in ``...``/``…``
   whose text is the following lines run together, e.g. the seed's first line).
 * Rejoining (TXT and DOCX): a blank line always ends a paragraph. A line that does not end in
   terminal punctuation (``。！？；：…`` or such a mark followed by a closing quote/bracket) is
@@ -51,7 +51,6 @@ _PAGE_NUMBER = re.compile(
     r"^(?:第\s*\d+\s*页(?:\s*[/，,]?\s*共\s*\d+\s*页)?|[-–—]?\s*\d{1,3}\s*[-–—]?|\d{1,3}\s*/\s*\d{1,3})$"
 )
 _URL_LINE = re.compile(r"^(?:https?://|www\.)\S+(?:\s+\d{1,3}\s*/\s*\d{1,3})?$")
-_TIMESTAMP_LINE = re.compile(r"^\d{2,4}[/-]\d{1,2}[/-]\d{1,2}[ T]\d{1,2}:\d{2}")
 _SALUTATION = re.compile(
     r"^(?:各位|尊敬的|亲爱的)?[\u4e00-\u9fff、，]{0,20}(?:同志们|同志們|代表|委员|委員|同事们|同事們|朋友们|朋友們|同学们|同學們|来宾|來賓)[：:，,！!]?$"
 )
@@ -128,9 +127,7 @@ def _collect(blocks: list[Block]) -> list[_Line]:
         if _SEPARATOR.match(text):
             blank = True
             continue
-        if b.page is not None and (
-            _PAGE_NUMBER.match(text) or _URL_LINE.match(text) or _TIMESTAMP_LINE.match(text)
-        ):
+        if b.page is not None and (_PAGE_NUMBER.match(text) or _URL_LINE.match(text)):
             continue
         out.append(_Line(text, b.page, blank, b.heading_level, b.is_table_row, bool(b.numbering)))
         blank = False

@@ -8,7 +8,7 @@ Rules, in the order they are tried:
   ``召开/开展/举办/举行/组织/赴`` with ``会/活动/党课/总结…`` → 报道; ``讲话/致辞/发言`` (not
   ``交流发言``) → 讲话; ``交流发言/经验交流/交流材料`` → 交流材料; ``经验材料/典型经验/做法/经验``
   → 经验材料; ``工作总结/述职`` → 总结; ``报告`` → 报告. Then from the opening text: a news
-  byline (``本报…讯``, ``记者``, ``通讯员``) → 报道; a salutation (``同志们：``) → 讲话; an
+  byline (``本报…讯``, ``记者``, ``通讯员``, ``…日电``, ``来源：``) → 报道; a salutation (``同志们：``) → 讲话; an
   opening that dates an event (``近日``/``日前``/``M月D日，`` in the first sentence) → 报道.
   Practice reports from Party papers (``pb-lotjol``) therefore come out as 报道: they are news
   stories about a unit's practice, and mining reads 报道 and 经验材料 alike.
@@ -20,7 +20,8 @@ Rules, in the order they are tried:
   name. A bare place (``陕西咸阳：…``) and a newspaper byline (``本报咸阳讯``) are not taken.
 * **date** — ISO ``YYYY-MM-DD``; ``YYYY-MM`` or ``YYYY`` when only that is stated. Taken from a
   date line in the first eight or last four paragraphs (``2024年11月5日``, ``（2024年11月5日）``,
-  ``——2017年3月5日在…会议上``, ``二〇二四年十一月五日``), else from a full date in the first
+  ``——2017年3月5日在…会议上``, ``二〇二四年十一月五日``, ``2021-05-31 来源：…``, a web page's
+  ``2022-05-26 14:27``), else from a full date in the first
   sentence of the first body paragraph, else from a year that opens the title (``2024年工作要点``).
 """
 
@@ -56,7 +57,7 @@ _DATE_LINE = re.compile(
     r"^[（(——\-\s]*(?:(?:19|20)\d{2}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?"
     rf"|{_CN_YEAR}年{_CN_SMALL}月(?:{_CN_SMALL}日)?"
     r"|(?:19|20)\d{2}[-/.]\d{1,2}[-/.]\d{1,2})"
-    r"\s*(?:[)）]|在.{0,40}[上会]|$)"
+    r"\s*(?:[)）]|在.{0,40}[上会]|\d{1,2}:\d{2}|来源|$)"
 )
 _TITLE_YEAR = re.compile(r"^(?P<y>(?:19|20)\d{2})\s*年")
 _EVENT_DATE = re.compile(r"^(?:\d{1,2}月\d{1,2}日|近日|日前|近期|今年\d{1,2}月)")
@@ -101,7 +102,7 @@ _KIND_TITLE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("总结", re.compile(r"工作总结|述职|总结")),
     ("报告", re.compile(r"报告")),
 )
-_NEWS_BYLINE = re.compile(r"本报\S{0,8}讯|(?:^|[（(])记者|通讯员|新华社|人民网|央广网|讯[（(]")
+_NEWS_BYLINE = re.compile(r"本报\S{0,8}讯|(?:^|[（(])记者|通讯员|新华社|人民网|央广网|讯[（(]|日电|来源[：:]")
 
 
 @dataclass
