@@ -35,7 +35,8 @@ from service.intake.numbering import leading_label
 
 TERMINAL = frozenset("。！？!?；;：:…")
 _CLOSERS = frozenset("”’」』）)】》〉\"'")
-_OPENERS = frozenset("“‘「『（(【《〈、，,—")
+_OPEN_BRACKETS = frozenset("“‘「『（(【《〈")
+_OPENERS = _OPEN_BRACKETS | frozenset("、，,—")
 _CONTINUATION_START = frozenset("”’」』）)】》〉，,、。；;：:！!？?")
 _PDF_STOPS = frozenset("。！？!?：:")
 _BODY_MIN = 40  # a paragraph this long is body text, not a heading or list line
@@ -212,10 +213,13 @@ def _continues(head: _Line, last: _Line, buf_len: int, line: _Line) -> bool:
     prev = last.text
     if ends_sentence(prev):
         return False
-    if prev[-1] in _OPENERS or line.text[0] in _CONTINUATION_START:
+    if line.text[0] in _CONTINUATION_START:
         return True
     if _is_break_point(line.text):
-        return False
+        # A numbered line after "…如下，" still starts anew; after an open quote it cannot.
+        return prev[-1] in _OPEN_BRACKETS
+    if prev[-1] in _OPENERS:
+        return True
     if leading_label(head.text) is not None:
         return False
     return buf_len >= _BODY_MIN or _has_inner_stop(head.text) or _has_inner_stop(prev)

@@ -295,3 +295,11 @@ def test_pdf_running_headers_and_page_numbers_are_dropped() -> None:
     doc = build_document(blocks, _source("seed.pdf", "pdf"))
     assert "安康市直机关工委文件" not in doc.text and "第 1 页" not in doc.text
     assert doc.text == txt.text
+
+
+def test_numbered_line_after_a_comma_still_starts_a_section() -> None:
+    lines = [line for line in _lines(SEED) if line.strip()][1:]
+    intro = lines.index("关于当前机关党建工作，我讲几点意见：")
+    lines[intro] = "关于当前机关党建工作，我讲以下几点，"
+    doc = build_document([Block(line) for line in lines], _source("seed.txt"))
+    assert len(doc.sections) == 10
