@@ -9,7 +9,8 @@ Section rules:
   ``1.`` ``（1）`` ``一是``), Word heading-styled paragraphs, and short unnumbered sub-heading
   lines (2–24 characters, no inner punctuation, followed by a body paragraph — or by such a
   line, which makes an outer heading — at least two in the document, after the first body
-  paragraph) in documents that have no numbered headings. The title and table rows never are.
+  paragraph) in documents that have no numbered headings; failing those, run-in lead sentences
+  (``加大人才引进力度。`` opening at least two paragraphs, at most 16 characters, no comma). The title and table rows never are.
 * **Numbers run on**: a label with value 1 starts a series; a larger value is a heading only if
   the previous heading of that style under the same parent had the value one or two below it,
   so a stray ``三、`` in running text is not a heading. A new ``一、`` after ``六、`` starts a new
@@ -48,6 +49,8 @@ _SENTENCE_END = re.compile(r"[。！？!?；;][”’」』）)]*")
 _CLAUSE_END = re.compile(r"[，,：:]")
 _ITEM_END = re.compile(r"[，,。；;：:！!？?]")
 _INNER_PUNCT = re.compile(r"[。！？!?；;：:，,、]")
+# A run-in heading: a short comma-free first sentence such as 加大人才引进力度。 before the body.
+_LEAD_SENTENCE = re.compile(r"[^，,。；;：:！!？?“”]{2,16}[。！!]")
 
 
 def build_document(blocks: list[Block], source: SourceInfo) -> Document:
@@ -79,7 +82,9 @@ def _plain_headings(paragraphs: list[CleanParagraph], title_index: int | None) -
 
     A candidate line directly followed by body text is an inner heading (``plain``); one followed
     by an inner heading is an outer heading (``plain-outer``), as in 服务在前解民忧 /
-    “小板凳”下沉一线 / body.
+    “小板凳”下沉一线 / body. Without such lines, paragraphs that open with a short comma-free
+    sentence (``加大人才引进力度。锚定产业需求，…``) get that sentence as a run-in heading
+    (``lead``), when at least two paragraphs do.
     """
     if any((label := leading_label(p.text)) is not None and label.style != SHI for p in paragraphs):
         return {}  # a numbered document: short unnumbered lines there are fragments, not headings
@@ -104,7 +109,16 @@ def _plain_headings(paragraphs: list[CleanParagraph], title_index: int | None) -
             found[i] = "plain"
         elif found.get(i + 1) == "plain":
             found[i] = "plain-outer"
-    return found if sum(1 for style in found.values() if style == "plain") >= 2 else {}
+    if sum(1 for style in found.values() if style == "plain") >= 2:
+        return found
+    leads = {
+        i: "lead"
+        for i in range(first_body, len(paragraphs))
+        if i != title_index
+        and (m := _LEAD_SENTENCE.match(paragraphs[i].text))
+        and len(paragraphs[i].text) - m.end() >= _BODY_MIN
+    }
+    return leads if len(leads) >= 2 else {}
 
 
 @dataclass
@@ -138,6 +152,9 @@ class _TreeBuilder:
             elif para.heading_level:
                 self._open(f"H{para.heading_level}", None, None, base, base + len(text), inline=False)
                 body_start = len(text)
+            elif plain_style == "lead":
+                body_start = _LEAD_SENTENCE.match(text).end()  # type: ignore[union-attr]
+                self._open(plain_style, None, None, base, base + body_start, inline=False)
             elif plain_style:
                 self._open(plain_style, None, None, base, base + len(text), inline=False)
                 body_start = len(text)

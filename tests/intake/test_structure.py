@@ -303,3 +303,17 @@ def test_numbered_line_after_a_comma_still_starts_a_section() -> None:
     lines[intro] = "关于当前机关党建工作，我讲以下几点，"
     doc = build_document([Block(line) for line in lines], _source("seed.txt"))
     assert len(doc.sections) == 10
+
+
+def test_run_in_lead_sentences_of_a_practice_report_become_headings() -> None:
+    doc = parse_file(SAMPLES / "pb-lotjol__10.txt")
+    assert [s.heading for s in doc.sections] == [
+        "上下联动共建共创。",
+        "整合力量释放动能。",
+        "建强品牌提质增效。",
+    ]
+    assert doc.sections[0].paragraphs[0].text.startswith("建立民政系统党建纵向联动工作机制")
+    assert doc.paragraphs[0].text.startswith("今年以来，浙江省金华市民政局坚持党建引领")
+    _assert_spans(doc)
+    # A single short opening sentence is not enough to make a heading.
+    assert parse_file(SAMPLES / "hust-partygov__01.txt").sections == []
