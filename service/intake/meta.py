@@ -4,10 +4,10 @@ Rules, in the order they are tried:
 
 * **title** — the first paragraph that is not a salutation, closing or date line, has at most
   80 characters and does not end in ``。``; otherwise the file name without extension.
-* **kind** — from the title first: ``工作报告`` → 报告 (unless it is an event like ``召开…``);
-  ``召开/开展/举办/举行/组织/赴`` with ``会/活动/党课/总结…`` → 报道; ``讲话/致辞/发言`` (not
-  ``交流发言``) → 讲话; ``交流发言/经验交流/交流材料`` → 交流材料; ``经验材料/典型经验/做法/经验``
-  → 经验材料; ``工作总结/述职`` → 总结; ``报告`` → 报告. Then from the opening text: a news
+* **kind** — from the title first: ``工作报告`` → 报告; ``交流发言/经验交流/交流材料`` → 交流材料;
+  ``…上的讲话/发言/致辞``, ``讲话稿`` → 讲话; ``召开/开展/举办/举行/组织/赴`` with
+  ``会/活动/党课/总结…`` → 报道; any other ``讲话/致辞/发言`` → 讲话;
+  ``经验材料/典型经验/做法/经验`` → 经验材料; ``工作总结/述职/总结`` → 总结; ``报告`` → 报告. Then from the opening text: a news
   byline (``本报…讯``, ``记者``, ``通讯员``, ``…日电``, ``来源：``) → 报道; a salutation (``同志们：``) → 讲话; an
   opening that dates an event (``近日``/``日前``/``M月D日，`` in the first sentence) → 报道.
   Practice reports from Party papers (``pb-lotjol``) therefore come out as 报道: they are news
@@ -92,12 +92,15 @@ _COLUMN_PREFIX = re.compile(r"^(?:[^｜|丨]{1,12}[｜|丨]\s*|【[^】]{1,20}�
 
 _KIND_TITLE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("报告", re.compile(r"政府工作报告|工作报告(?!会)")),
+    ("交流材料", re.compile(r"交流发言|经验交流|交流材料")),
+    ("讲话", re.compile(r"上的(?:讲话|发言|致辞)|讲话稿|讲话提纲|(?:讲话|致辞)$")),
     (
         "报道",
-        re.compile(r"(?:召开|开展|举办|举行|组织|赴).{0,40}(?:会|活动|党课|党日|总结|学习|研讨|仪式|培训)"),
+        re.compile(
+            r"(?:召开|开展|举办|举行|组织(?!部)|赴).{0,40}(?:会|活动|党课|党日|总结|学习|研讨|仪式|培训)"
+        ),
     ),
-    ("交流材料", re.compile(r"交流发言|经验交流|交流材料")),
-    ("讲话", re.compile(r"讲话|致辞|发言|报告会上")),
+    ("讲话", re.compile(r"讲话|致辞|发言")),
     ("经验材料", re.compile(r"经验材料|典型经验|经验做法|做法|经验")),
     ("总结", re.compile(r"工作总结|述职|总结")),
     ("报告", re.compile(r"报告")),

@@ -152,8 +152,8 @@ class _TreeBuilder:
             elif para.heading_level:
                 self._open(f"H{para.heading_level}", None, None, base, base + len(text), inline=False)
                 body_start = len(text)
-            elif plain_style == "lead":
-                body_start = _LEAD_SENTENCE.match(text).end()  # type: ignore[union-attr]
+            elif plain_style == "lead" and (lead := _LEAD_SENTENCE.match(text)) is not None:
+                body_start = lead.end()
                 self._open(plain_style, None, None, base, base + body_start, inline=False)
             elif plain_style:
                 self._open(plain_style, None, None, base, base + len(text), inline=False)
