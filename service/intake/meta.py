@@ -3,7 +3,8 @@
 Rules, in the order they are tried:
 
 * **title** — the first paragraph that is not a salutation, closing or date line, has at most
-  80 characters and does not end in ``。``; otherwise the file name without extension.
+  80 characters and does not end in ``。``; if that paragraph is long, a sentence or a numbered
+  heading, the document has no title line and the file name without extension is used.
 * **kind** — from the title first: ``工作报告`` → 报告; ``交流发言/经验交流/交流材料`` → 交流材料;
   ``…上的讲话/发言/致辞``, ``讲话稿`` → 讲话; ``召开/开展/举办/举行/组织/赴`` with
   ``会/活动/党课/总结…`` → 报道; any other ``讲话/致辞/发言`` → 讲话;
@@ -31,7 +32,7 @@ import re
 from dataclasses import dataclass
 
 from service.intake.clean import is_salutation
-from service.intake.numbering import cn_to_int
+from service.intake.numbering import cn_to_int, leading_label
 
 _CN_DIGIT = {
     "〇": "0",
@@ -138,6 +139,8 @@ def _find_title(paragraphs: list[str]) -> int | None:
     for i, text in enumerate(paragraphs[:5]):
         if is_salutation(text) or _CLOSING.match(text) or _DATE_LINE.match(text):
             continue
+        if leading_label(text) is not None:
+            return None  # the document opens with its first numbered heading: it has no title line
         if len(text) <= 80 and not text.endswith("。"):
             return i
         return None

@@ -126,3 +126,12 @@ def test_document_opening_with_a_salutation_takes_its_file_name_as_title() -> No
 def test_kind_rules_on_titles(title: str, kind: str) -> None:
     doc = build_document([Block(title), Block(""), Block("正文。")], _source("x.txt"))
     assert doc.kind == kind
+
+
+def test_document_opening_with_a_numbered_heading_keeps_it_as_a_section() -> None:
+    lines = [line for line in _lines(SEED) if line.strip()]
+    start = lines.index("一、党建工作责任有效落实。")
+    doc = build_document([Block(line) for line in lines[start:]], _source("机关党建要点.docx"))
+    assert doc.title == "机关党建要点"
+    assert doc.sections[0].heading == "一、党建工作责任有效落实。"
+    assert len(doc.sections) == 10
