@@ -12,6 +12,7 @@ touches the network. Vectors are L2-normalised float32 rows, so a dot product is
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from pathlib import Path
 
@@ -45,6 +46,8 @@ class Embedder:
         self.model_dir = model_dir
         self.quantized = quantized
         self._dim = int(model.get_embedding_dimension())
+        # One encode at a time: concurrent requests would each start 2 torch threads on 2 cores.
+        self._lock = threading.Lock()
 
     @classmethod
     def load(cls, model_dir: Path | None = None, quantize: bool = False) -> Embedder:
@@ -93,14 +96,15 @@ class Embedder:
         if not texts:
             return np.zeros((0, self._dim), dtype=np.float32)
         cleaned = [" ".join(t.split())[:MAX_INPUT_CHARS] for t in texts]
-        vectors = self._model.encode(
-            cleaned,
-            prompt_name="query" if query else "passage",
-            batch_size=batch_size,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-            show_progress_bar=False,
-        )
+        with self._lock:
+            vectors = self._model.encode(
+                cleaned,
+                prompt_name="query" if query else "passage",
+                batch_size=batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
