@@ -28,6 +28,11 @@ MAX_INPUT_CHARS = 4096
 TORCH_THREADS = 2
 BUILD_HINT = "请先运行 make setup 构建模型"
 
+# Loaded models per (folder, build record time, quantize): search, grouping and tests in one
+# process then share one ~850 MB model instead of loading it again.
+_LOADED: dict[tuple[str, int, bool], Embedder] = {}
+_LOAD_LOCK = threading.Lock()
+
 
 class ModelNotBuiltError(RuntimeError):
     """The embedding model folder is missing or unusable; ``detail`` carries the technical cause."""
@@ -55,7 +60,8 @@ class Embedder:
 
         ``quantize=True`` converts the encoder's Linear layers to dynamic int8 (see models/MODELS.md
         for the measured speed and agreement with fp32). Raises ``ModelNotBuiltError`` with a
-        Chinese message if the folder was never built or is damaged.
+        Chinese message if the folder was never built or is damaged. Within one process, loading
+        the same built folder again returns the already loaded model (it is safe to share).
         """
         if model_dir is None:
             from service.config import Settings
@@ -64,7 +70,15 @@ class Embedder:
         model_dir = Path(model_dir)
         if not (model_dir / "modules.json").is_file():
             raise ModelNotBuiltError(model_dir, "目录不存在或缺少 modules.json")
+        record = model_dir / "jingyan_build.json"
+        key = (str(model_dir.resolve()), record.stat().st_mtime_ns if record.exists() else 0, quantize)
+        with _LOAD_LOCK:
+            if key not in _LOADED:
+                _LOADED[key] = cls._load_uncached(model_dir, quantize)
+            return _LOADED[key]
 
+    @classmethod
+    def _load_uncached(cls, model_dir: Path, quantize: bool) -> Embedder:
         import torch
 
         torch.set_num_threads(TORCH_THREADS)

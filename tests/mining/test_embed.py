@@ -58,6 +58,11 @@ def test_default_model_dir_comes_from_settings(embedder: Embedder) -> None:
     assert not embedder.quantized
 
 
+def test_loading_the_same_model_again_in_one_process_reuses_it(embedder: Embedder) -> None:
+    assert Embedder.load() is embedder
+    assert Embedder.load(Settings().model_dir) is embedder
+
+
 def test_paraphrase_of_a_practice_scores_closer_than_an_unrelated_practice(embedder: Embedder) -> None:
     headline = {
         "老同志发挥余热": "组织离退休党员开展志愿服务",
