@@ -118,33 +118,55 @@ def _reorder_if_needed(tp: object, line: str, start: int) -> str:
     """Put a line's characters back in left-to-right order when the PDF drew them out of order.
 
     Word exports draw some punctuation (curly quotes in a fallback font) after the rest of the
-    line; pdfium then places it late, often behind a generated space. Only the characters next to
-    spaces and such punctuation are checked, which keeps this cheap.
+    line; pdfium then places it late, often behind a generated space. Only the characters around
+    spaces and such punctuation are checked, which keeps this cheap; characters on different
+    baselines (two rows pdfium merged) are never reordered.
     """
-    x = ctypes.c_double()
-    y = ctypes.c_double()
-    cache: dict[int, float] = {}
+    boxes: dict[int, tuple[float, float, float, float, float]] = {}
+    left, right, bottom, top, x, y = (ctypes.c_double() for _ in range(6))
 
-    def origin(i: int) -> float:
-        if i not in cache:
+    def box(i: int) -> tuple[float, float, float, float, float]:
+        """(left, right, bottom, top, baseline) of character ``i`` of the line."""
+        if i not in boxes:
+            pdfium_c.FPDFText_GetCharBox(tp, start + i, left, right, bottom, top)
             pdfium_c.FPDFText_GetCharOrigin(tp, start + i, x, y)
-            cache[i] = x.value
-        return cache[i]
+            boxes[i] = (left.value, right.value, bottom.value, top.value, y.value)
+        return boxes[i]
 
-    last = len(line) - 1
+    def backwards(j: int, k: int) -> bool:
+        (lj, _rj, bj, tj, yj), (lk, _rk, bk, tk, yk) = box(j), box(k)
+        same_row = abs(yj - yk) < 0.3 * max(tj - bj, tk - bk, 1.0)
+        return same_row and lk + 1.0 < lj
+
+    solid = [i for i, c in enumerate(line) if c != " "]
+    position = {i: n for n, i in enumerate(solid)}
     disordered = False
     for i, char in enumerate(line):
         if char not in _SUSPECT:
             continue
-        if (i > 0 and origin(i) + 1.0 < origin(i - 1)) or (i < last and origin(i + 1) + 1.0 < origin(i)):
+        if char == " ":
+            before = [j for j in solid if j < i]
+            after = [k for k in solid if k > i]
+            pairs = [(before[-1], after[0])] if before and after else []
+        else:
+            n = position[i]
+            pairs = [(solid[m], solid[m + 1]) for m in (n - 1, n) if 0 <= m < len(solid) - 1]
+        if any(backwards(j, k) for j, k in pairs):
             disordered = True
             break
     if not disordered:
         return line
-    kept = [(origin(i), i, c) for i, c in enumerate(line)
-            if not (c == " " and pdfium_c.FPDFText_IsGenerated(tp, start + i) == 1)]
-    kept.sort()
-    return "".join(c for _x, _i, c in kept)
+    kept = sorted((box(i)[0], i) for i in solid)
+    out: list[str] = []
+    for n, (x0, i) in enumerate(kept):
+        if n:
+            prev = kept[n - 1][1]
+            gap = x0 - box(prev)[1]
+            # Latin words keep the space a generated space stood for.
+            if line[prev].isascii() and line[i].isascii() and gap > 0.25 * (box(prev)[3] - box(prev)[2]):
+                out.append(" ")
+        out.append(line[i])
+    return "".join(out)
 
 
 def _key(line: _Line) -> tuple[str | None, str]:
