@@ -16,6 +16,7 @@ import pytest
 
 from service.config import REPO_ROOT, Settings
 from service.intake import IntakeError, parse_bytes, parse_file
+from service.intake.guard import run_isolated
 
 from .conftest import SEED
 
@@ -81,6 +82,29 @@ def test_clerk_uploads_a_scan_and_is_told_it_needs_ocr(scanned_pdf: Path) -> Non
     err = _refusal(scanned_pdf, "扫描件.pdf")
     assert err.code == "scanned"
     assert "文字识别" in err.message and "OCR" in err.message
+
+
+def test_pdf_with_a_scanned_page_among_text_pages_is_read_with_a_warning(
+    scanned_pdf: Path, corpus_formats: dict[str, dict[str, Path]], tmp_path: Path
+) -> None:
+    mixed = tmp_path / "mixed.pdf"
+    text_pdf = corpus_formats["pb-lotjol__02"]["pdf"]
+    subprocess.run(["qpdf", "--empty", "--pages", str(text_pdf), str(scanned_pdf), "1", "--", str(mixed)], check=True)
+    doc = parse_file(mixed)
+    pages = doc.source.pages
+    assert any(f"第 {pages} 页没有文字层" in w for w in doc.warnings)
+    assert "丽江" in doc.text
+
+
+def _allocate_gigabytes() -> int:
+    return len(bytearray(3 * 1024**3))
+
+
+def test_a_runaway_parser_cannot_take_the_machines_memory() -> None:
+    with pytest.raises(IntakeError) as caught:
+        run_isolated(_allocate_gigabytes, (), timeout_s=30)
+    assert caught.value.code == "memory"
+    assert "内存" in caught.value.message
 
 
 def test_docx_with_external_entity_is_refused_and_never_reads_local_files(xxe_docx: Path) -> None:
