@@ -97,21 +97,53 @@ def _page_lines(pdf: pdfium.PdfDocument, index: int) -> list[_Line]:
         offset = 0
         x, y = ctypes.c_double(), ctypes.c_double()
         for raw_line in text.split("\r\n"):
-            start = offset
+            line_start = offset
             offset += len(raw_line) + 2
-            stripped = raw_line.strip()
-            if not stripped:
+            if not raw_line.strip():
                 continue
-            first = start + raw_line.index(stripped[0])
-            pdfium_c.FPDFText_GetCharOrigin(textpage.raw, first, x, y)
-            line = _reorder_if_needed(textpage.raw, raw_line, start) if _SUSPECT.intersection(stripped) else raw_line
-            top_share = (height - y.value) / height
-            band = "top" if top_share < BAND else "bottom" if top_share > 1 - BAND else None
-            out.append(_Line(line, band))
+            for segment, start in _split_rows(textpage.raw, raw_line, line_start):
+                stripped = segment.strip()
+                if not stripped:
+                    continue
+                first = start + segment.index(stripped[0])
+                pdfium_c.FPDFText_GetCharOrigin(textpage.raw, first, x, y)
+                if _SUSPECT.intersection(stripped):
+                    segment = _reorder_if_needed(textpage.raw, segment, start)
+                top_share = (height - y.value) / height
+                band = "top" if top_share < BAND else "bottom" if top_share > 1 - BAND else None
+                out.append(_Line(segment, band))
         return out
     finally:
         textpage.close()
         page.close()
+
+
+def _split_rows(tp: object, line: str, start: int) -> list[tuple[str, int]]:
+    """Split a pdfium line where it ran on into the next printed row (a wrapped title, say).
+
+    pdfium joins such rows with a generated space; the character after it sits on a lower
+    baseline, back at the left. Returns ``(text, char index of its first character)`` pieces.
+    """
+    if " " not in line.strip():
+        return [(line, start)]
+    left, right, bottom, top, x, y = (ctypes.c_double() for _ in range(6))
+
+    def where(i: int) -> tuple[float, float, float]:
+        pdfium_c.FPDFText_GetCharBox(tp, start + i, left, right, bottom, top)
+        pdfium_c.FPDFText_GetCharOrigin(tp, start + i, x, y)
+        return left.value, y.value, top.value - bottom.value
+
+    pieces: list[tuple[str, int]] = []
+    cut = 0
+    for i in range(1, len(line) - 1):
+        if line[i] != " " or line[i - 1] == " " or line[i + 1] == " ":
+            continue
+        (lj, yj, hj), (lk, yk, _hk) = where(i - 1), where(i + 1)
+        if yk < yj - 0.5 * max(hj, 1.0) and lk < lj:
+            pieces.append((line[cut:i], start + cut))
+            cut = i + 1
+    pieces.append((line[cut:], start + cut))
+    return pieces
 
 
 def _reorder_if_needed(tp: object, line: str, start: int) -> str:
