@@ -110,8 +110,8 @@ def test_real_browser_printed_pdf_keeps_its_text_and_a_sensible_title(pdf: Path)
         edges = [{squeeze(x) for x in (p.strip().splitlines()[:2] + p.strip().splitlines()[-2:])} for p in pages]
         running = set.intersection(*edges) - {""}
         assert not running & {squeeze(ln) for ln in lines}
-    assert 6 <= len(doc.title) <= 120
-    assert squeeze(pages[0]).startswith(squeeze(doc.title)[:10])
+    # These clipped pages print the headline, wrapped or not, above a rule of "=" signs.
+    assert squeeze(doc.title) == squeeze(pages[0].split("=====")[0])
 
 
 def test_real_word_file_keeps_all_its_paragraphs() -> None:
