@@ -103,6 +103,15 @@ def numbered_docx(fixture_dir: Path) -> Path:
         for c, text in enumerate(row):
             table.cell(r, c).text = text
     word.add_paragraph("表后正文段落。")
+    note = word.add_paragraph("正文可见。")
+    note.add_run("隐藏的修订说明").font.hidden = True
+    # A text box as Word stores it: the modern drawing and a legacy VML copy of the same box.
+    box = '<w:txbxContent><w:p><w:r><w:t>文本框里的要点</w:t></w:r></w:p></w:txbxContent>'
+    holder = word.add_paragraph("带文本框的段落。")
+    holder._p.append(parse_xml(
+        f'<w:r {nsdecls("w")} xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006">'
+        f'<mc:AlternateContent><mc:Choice Requires="wps"><w:drawing>{box}</w:drawing></mc:Choice>'
+        f"<mc:Fallback><w:pict>{box}</w:pict></mc:Fallback></mc:AlternateContent></w:r>"))
     section = word.sections[0]
     section.header.paragraphs[0].text = "页眉文字不应进入正文"
     section.footer.paragraphs[0].text = "页脚文字不应进入正文"

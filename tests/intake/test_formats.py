@@ -84,6 +84,10 @@ def test_word_document_keeps_numbering_headings_and_tables_but_not_page_margins(
     order = [b.text for b in blocks]
     assert order.index("示例街道党工委\t网格化管理\t群众满意") < order.index("表后正文段落。")
     assert not any("页眉" in t or "页脚" in t for t in order)
+    # Hidden text is not printed; a text box is read once, not once per stored rendering.
+    assert "正文可见。" in order and not any("隐藏" in t for t in order)
+    assert order.count("文本框里的要点") == 1
+    assert order.index("带文本框的段落。") < order.index("文本框里的要点")
 
 
 def test_word_counting_in_chinese_matches_what_word_prints() -> None:

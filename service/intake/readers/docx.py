@@ -285,7 +285,7 @@ class _BodyReader:
             heading = outline + 1
         numbering = self.numbering.label(num_id, ilvl or 0) if num_id else None
         lines = _paragraph_lines(p)
-        boxes = list(p.iter(_w("txbxContent")))
+        boxes = [box for box in p.iter(_w("txbxContent")) if _box_belongs_to(box, p)]
         first = True
         for line in lines:
             if not line.strip() and not first:
@@ -310,6 +310,17 @@ class _BodyReader:
                 self.blocks.append(Block("\t".join(cells), is_paragraph=True, is_table_row=True))
 
 
+def _box_belongs_to(box: etree._Element, p: etree._Element) -> bool:
+    """A text box drawn in paragraph ``p`` itself, not in a nested box nor in the duplicate
+    ``mc:Fallback`` rendering that Word stores next to the modern one."""
+    node = box.getparent()
+    while node is not None and node is not p:
+        if node.tag in _TAGS_SKIPPED or node.tag == _w("p"):
+            return False
+        node = node.getparent()
+    return node is p
+
+
 def _owning_table(el: etree._Element) -> etree._Element | None:
     node = el.getparent()
     while node is not None and node.tag != _w("tbl"):
@@ -329,6 +340,8 @@ def _paragraph_lines(p: etree._Element) -> list[str]:
             continue
         if tag == _w("t"):
             buf.append(el.text or "")
+        elif tag == _w("r") and _hidden(el):
+            continue
         elif tag == _w("tab"):
             buf.append("\t")
         elif tag in (_w("br"), _w("cr")):
@@ -341,6 +354,12 @@ def _paragraph_lines(p: etree._Element) -> list[str]:
             stack.extend(reversed(list(el)))
     lines.append("".join(buf))
     return lines
+
+
+def _hidden(run: etree._Element) -> bool:
+    """Text formatted as hidden is not printed by Word, so it is not part of the document."""
+    vanish = run.find(f"{_w('rPr')}/{_w('vanish')}")
+    return vanish is not None and vanish.get(_w("val"), "true") not in ("0", "false")
 
 
 def _part(zf: zipfile.ZipFile, name: str, settings: Settings) -> etree._Element | None:
