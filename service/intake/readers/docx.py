@@ -49,6 +49,7 @@ def parse_xml(raw: bytes, part: str) -> etree._Element:
 
 _DIGITS = "〇一二三四五六七八九"
 _TIANGAN = "甲乙丙丁戊己庚辛壬癸"
+_LEGAL = str.maketrans("一二三四五六七八九十百千", "壹贰叁肆伍陆柒捌玖拾佰仟")
 _CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
 
 
@@ -94,6 +95,10 @@ def format_number(n: int, fmt: str) -> str:
     """Render counter ``n`` in Word numFmt ``fmt``."""
     if fmt in ("chineseCounting", "chineseCountingThousand", "japaneseCounting", "taiwaneseCounting"):
         return chinese_counting(n)
+    if fmt == "ideographDigital":
+        return "".join(_DIGITS[int(d)] for d in str(n))
+    if fmt == "chineseLegalSimplified":
+        return chinese_counting(n).translate(_LEGAL)
     if fmt == "ideographTraditional":
         return _TIANGAN[(n - 1) % 10]
     if fmt in ("decimalEnclosedCircle", "decimalEnclosedCircleChinese"):
@@ -124,11 +129,16 @@ class _Level:
 
 @dataclass
 class _Numbering:
-    """Word's list definitions and the running counters of each list instance."""
+    """Word's list definitions and their running counters.
+
+    Counters belong to the abstract list, so list instances sharing it continue one count (as
+    Word prints them); an instance with a ``startOverride`` restarts those levels when first used.
+    """
 
     abstract: dict[str, dict[int, _Level]] = field(default_factory=dict)
     nums: dict[str, tuple[str, dict[int, int]]] = field(default_factory=dict)  # numId → (abstractId, startOverrides)
     counters: dict[str, dict[int, int]] = field(default_factory=dict)
+    used: set[str] = field(default_factory=set)
 
     @classmethod
     def load(cls, root: etree._Element | None) -> _Numbering:
@@ -159,7 +169,11 @@ class _Numbering:
         level = levels.get(ilvl)
         if level is None or level.fmt == "bullet":
             return None
-        counters = self.counters.setdefault(num_id, {})
+        counters = self.counters.setdefault(ab_id, {})
+        if num_id not in self.used:
+            self.used.add(num_id)
+            for restarted in overrides:
+                counters.pop(restarted, None)
         start = overrides.get(ilvl, level.start)
         counters[ilvl] = counters[ilvl] + 1 if ilvl in counters else start
         for deeper in [k for k in counters if k > ilvl]:
