@@ -164,17 +164,24 @@ def _drop_teaser(lines: list[_Line]) -> list[_Line]:
     """Drop a leading web teaser: title and body run together and cut off with an ellipsis."""
     if len(lines) < 2:
         return lines
-    first = lines[0].text
-    nxt = lines[1].text
+    # A PDF wraps the teaser over several printed lines: take them up to the one with the ellipsis.
+    lead = 1
+    if lines[0].page is not None:
+        while lead < min(len(lines), 12) and not _ELLIPSIS_END.search(lines[lead - 1].text):
+            lead += 1
+        if not _ELLIPSIS_END.search(lines[lead - 1].text):
+            lead = 1
+    first = "".join(ln.text for ln in lines[:lead])
+    nxt = lines[lead].text if lead < len(lines) else ""
     stem = _ELLIPSIS_END.sub("", first).rstrip()
     runs_on = len(stem) > len(nxt) and stem.startswith(nxt)
     if not (runs_on or _ELLIPSIS_END.search(first)):
         return lines
     # The teaser must be the following lines run together (at least their first 200 characters).
-    joined = "".join(ln.text for ln in lines[1:40])
+    joined = "".join(ln.text for ln in lines[lead : lead + 40])
     probe = stem[: min(len(stem), 200)]
     if joined.startswith(probe) or joined.replace(" ", "").startswith(probe.replace(" ", "")):
-        rest = lines[1:]
+        rest = lines[lead:]
         rest[0].blank_before = lines[0].blank_before
         return rest
     return lines

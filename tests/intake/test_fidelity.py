@@ -24,11 +24,6 @@ from service.intake.readers.pdf import read_pdf
 # Invisible characters a PDF rightly does not carry count as whitespace.
 _IGNORED = re.compile(r"[\s\u200b-\u200d\u2060\ufeff]+")
 STEMS = [p.stem for p in corpus_texts()]
-# Known defect outside the readers: clean._drop_teaser inspects only the first printed line, so a
-# web teaser wrapped over several PDF lines survives and the PDF title falls back to the file name.
-# Strict: the day clean.py is fixed this turns red and the mark must go.
-_TEASER_WRAPPED = pytest.mark.xfail(strict=True, reason="clean._drop_teaser misses a teaser wrapped over PDF lines")
-TITLE_CASES = [pytest.param(s, marks=_TEASER_WRAPPED) if s.startswith("seed__") else s for s in STEMS]
 REAL_PDFS = sorted(SAMPLES.glob("*.pdf"))
 
 
@@ -65,7 +60,7 @@ def test_word_and_pdf_readers_keep_every_line_of_the_source(stem: str, corpus_fo
         assert multiset >= 0.99 and in_order >= 0.99, (label, multiset, in_order)
 
 
-@pytest.mark.parametrize("stem", TITLE_CASES)
+@pytest.mark.parametrize("stem", STEMS)
 def test_document_text_and_title_agree_across_txt_docx_and_pdf(
     stem: str, corpus_formats: dict[str, dict[str, Path]]
 ) -> None:
