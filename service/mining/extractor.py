@@ -22,7 +22,6 @@ from service.mining.text import (
 )
 from service.mining.topics import TopicAssigner
 
-NUMBER_PREFIX_RE = re.compile(r"^\s*(?:[一二三四五六七八九十]{1,3}、|（[一二三四五六七八九十]{1,3}）|\([一二三四五六七八九十]{1,3}\))")
 TITLE_SPLIT_RE = re.compile(r"[｜|丨【】！!？?_]|\s+[-—–]+\s*|(?<=\D)[-—–]+(?=\D)|\s{1,}")
 TITLE_COLON_RE = re.compile(r"^([^：:，,“”]{2,16})[：:]")
 SPEECH_RE = re.compile(r"讲话|致辞|发言")
@@ -218,9 +217,7 @@ class Extractor:
             self._paragraph(blk, ctx, directive_mode)
 
     def _heading_directive(self, blk: _Block, ctx: _Context) -> None:
-        m = NUMBER_PREFIX_RE.match(blk.seg.text)
-        start = blk.seg.start + (m.end() if m else 0)
-        seg = sub_segment(blk.seg, start, blk.seg.end)
+        seg = sub_segment(blk.seg, blk.seg.start, blk.seg.end)
         if not seg.text:
             return
         orgs = [ctx.default_actor] if ctx.default_actor else []
@@ -293,6 +290,8 @@ class Extractor:
             if mentions and pred > 0:
                 found.append((k, mentions))
         specific = [(k, ms) for k, ms in found if any(not m.generic for m in ms)]
+        if not specific and clauses and self.finder.names_person(clauses[0].text):
+            person = True
         if len(specific) >= 2:
             out = []
             for j, (k, ms) in enumerate(specific):

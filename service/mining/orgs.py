@@ -25,6 +25,7 @@ COMMON_WORDS = {
     "全部", "内部", "外部", "局部", "干部", "部分", "社会", "机会", "大会", "县乡", "市县", "乡镇", "县区", "镇村",
     "全区", "全市", "全县", "全省", "城市", "都市", "城区", "园区", "景区", "辖区", "片区", "街区", "校区", "山区",
     "农村", "乡村", "城乡", "市区", "地区", "本市", "全局", "本局", "当地", "基层", "各地", "全国", "一站", "驿站",
+    "领会", "体会", "时时处处", "到处", "各处", "好处", "难处", "支委", "机会", "聚会", "晚会", "约会",
 }
 STOP_FLAGS = {"v", "p", "d", "c", "u", "uj", "ul", "uz", "ug", "ud", "uv", "r", "m", "q", "ad", "x", "y", "e", "o", "t", "tg", "i"}
 PREDICATE_WORDS = {
@@ -33,7 +34,7 @@ PREDICATE_WORDS = {
 }
 TITLE_WORD_RE = re.compile(
     r"(?:副|常务)?(?:书记|主任|局长|所长|副所长|院长|校长|部长|处长|科长|站长|队长|社长|主席|经理|董事长|负责人|支委|"
-    r"同志|党员|老党员|居民|村民|老人|同学|学生|老师|民警|辅导员|班长|团支书|代表|学长|学姐|村医)"
+    r"同志|党员|老党员|居民|村民|老人|同学|学生|老师|民警|辅导员|班长|团支书|代表|学长|学姐|村医|成员|全体成员)"
 )
 PERSON_AFTER_RE = re.compile(
     r"^(?:副|常务)?(?:书记|主任|局长|所长|院长|校长|部长|处长|科长|站长|队长|社长|主席|经理|董事长|负责人|委员|成员|支委|"
@@ -128,12 +129,13 @@ class OrgFinder:
         pos = 0
         for k, (word, flag) in enumerate(tokens):
             nxt = tokens[k + 1][0] if k + 1 < len(tokens) else ""
-            if TITLE_WORD_RE.fullmatch(word) and run:
+            if TITLE_WORD_RE.fullmatch(word) and any(t[1] in NAME_POS for t in run):
                 return run, ("同志", "nr")  # a person's title: the subject is a person
             special = (
                 word in JOINERS
                 or word in {"（", "）", "(", ")", "所属"}
                 or (word in {"联合", "会同"} and bool(nxt))
+                or (word in {"各", "各级"} and not run)
                 or bool(re.fullmatch(r"[XＸ*＊]+", word))
                 or (flag == "m" and word.startswith("第"))
                 or (flag.startswith("v") and nxt.startswith(UNIT_HEADS) and bool(run))
@@ -157,6 +159,20 @@ class OrgFinder:
         """Length of the run of name-like tokens opening ``window`` (see :meth:`_run`)."""
         run, _ = self._run(window, allow_end)
         return run[-1][2] + len(run[-1][0]) if run else 0
+
+    def names_person(self, clause: str) -> bool:
+        """Whether the clause's opening words name a person (``…负责人徐旺达回顾了…``)."""
+        tokens = [(t.word, t.flag) for t in self._pos.cut(clause[:24])]
+        for k, (word, flag) in enumerate(tokens):
+            if flag.startswith("nr") and len(word) >= 2:
+                nxt = tokens[k + 1][0] if k + 1 < len(tokens) else ""
+                prev = tokens[k - 1][0] if k > 0 else ""
+                # jieba tags many words nr; a person is a name next to a title or a speech verb.
+                if TITLE_WORD_RE.fullmatch(prev) or re.search(r"(?:书记|主任|长|负责人|党员|成员)$", prev):
+                    return True
+                if nxt in {"同志", "说", "表示", "指出", "强调", "介绍", "回顾", "认为"}:
+                    return True
+        return False
 
     def is_place(self, text: str) -> bool:
         """Whether ``text`` is made of place-name tokens only (云南丽江, 青海玉树州)."""
@@ -299,6 +315,9 @@ class OrgFinder:
                 rest = re.sub(r"^(?:维吾尔自治区|壮族自治区|回族自治区|特别行政区|自治区|省|市)", "", rest)
                 if not rest:
                     return p + "市" if p in self.municipalities else name
+                # Only a place follows a province in a name worth shortening: 山东大学, 山东省委 stay whole.
+                if rest.startswith("委") or not (PLACE_RE.match(rest) or self.is_place(rest)):
+                    return name
                 return rest
         return name
 
