@@ -25,6 +25,8 @@ from service.mining.topics import TopicAssigner
 TITLE_SPLIT_RE = re.compile(r"[｜|丨【】！!？?_]|\s+[-—–]+\s*|(?<=\D)[-—–]+(?=\D)|\s{1,}")
 TITLE_COLON_RE = re.compile(r"^([^：:，,“”]{2,16})[：:]")
 SPEECH_RE = re.compile(r"讲话|致辞|发言")
+ADDRESS_RE = re.compile(r"同志们|各位代表|各位委员|各位领导")
+ON_BEHALF_RE = re.compile(r"我代表([\u4e00-\u9fff]{2,12}?)[，,、向]")
 GENERIC_LEADS = ("各", "部分", "全体", "广大", "有关", "相关", "一些", "有的")
 
 
@@ -128,17 +130,21 @@ class Extractor:
         return out
 
     def _context(self, document: Document, simp: str, blocks: list[_Block]) -> _Context:
-        title = to_simplified(document.title or "")
+        title = to_simplified(document.title or "")[:120]
         head = simp[:600]
-        is_speech = bool(SPEECH_RE.search(title)) or "同志们" in head
+        is_speech = bool(SPEECH_RE.search(title)) or bool(ADDRESS_RE.search(head))
         speaker = None
         if is_speech:
             for body in ("市直机关工委", "县直机关工委", "区直机关工委", "省直机关工委", "机关工委"):
                 if body in simp:
                     speaker = body
                     break
-            if speaker is None and "工委" in simp:
-                speaker = "工委"
+            if speaker is None:
+                m = ON_BEHALF_RE.search(head)
+                if m:
+                    speaker = m.group(1)
+                elif "工委" in simp:
+                    speaker = "工委"
         body_text = simp[len(title) :] if simp.startswith(title) else simp
         subject = None if is_speech else self._subject(title, body_text, blocks)
         ctx = _Context(subject, speaker, is_speech, title)

@@ -25,8 +25,9 @@ COMMON_WORDS = {
     "全部", "内部", "外部", "局部", "干部", "部分", "社会", "机会", "大会", "县乡", "市县", "乡镇", "县区", "镇村",
     "全区", "全市", "全县", "全省", "城市", "都市", "城区", "园区", "景区", "辖区", "片区", "街区", "校区", "山区",
     "农村", "乡村", "城乡", "市区", "地区", "本市", "全局", "本局", "当地", "基层", "各地", "全国", "一站", "驿站",
-    "领会", "体会", "时时处处", "到处", "各处", "好处", "难处", "支委", "机会", "聚会", "晚会", "约会",
+    "领会", "体会", "城镇", "乡镇", "村镇", "集镇", "小镇", "特色小镇", "城市群", "大都市", "都市圈", "时时处处", "到处", "各处", "好处", "难处", "支委", "机会", "聚会", "晚会", "约会",
 }
+NON_NAME_HEADS = set("在对以为将把从向由据按经让使被给于就并且而但也还又都已更再即如若")
 STOP_FLAGS = {"v", "p", "d", "c", "u", "uj", "ul", "uz", "ug", "ud", "uv", "r", "m", "q", "ad", "x", "y", "e", "o", "t", "tg", "i"}
 PREDICATE_WORDS = {
     "定期", "常态化", "持续", "不断", "积极", "主动", "认真", "率先", "先后", "分别", "共同", "专门", "迅速", "注重",
@@ -63,10 +64,11 @@ class OrgFinder:
         [m.name for m in actors]  # ['市政府办公室', '市水利局']
     """
 
-    def __init__(self, window: int = 60) -> None:
+    def __init__(self, window: int = 36) -> None:
         gaz = resources.gazetteer()
         self.window = window
         self.suffixes = tuple(sorted(gaz["suffixes"], key=len, reverse=True))
+        self._suffix_re = re.compile("|".join(map(re.escape, self.suffixes)))
         self.generic_multi = tuple(sorted((g for g in gaz["generic"] if len(g) > 1), key=len, reverse=True))
         self.generic_single = {g for g in gaz["generic"] if len(g) == 1}
         self.generic_heads = set(gaz["generic_single_heads"])
@@ -93,6 +95,11 @@ class OrgFinder:
         window = clause[offset : offset + self.window]
         if re.match(r"^(?:他|她)", window):
             return [], -1
+        # Cheap checks first: most clauses open with a verb or a preposition, or name no unit at all.
+        if not window or window[0] in NON_NAME_HEADS or cues.VERB_RE.match(window):
+            return [], 0
+        if not self._suffix_re.search(window) and not TITLE_WORD_RE.search(window):
+            return [], 0
         run, after = self._run(window, allow_end=False)
         if not run:
             return [], 0
@@ -162,7 +169,10 @@ class OrgFinder:
 
     def names_person(self, clause: str) -> bool:
         """Whether the clause's opening words name a person (``…负责人徐旺达回顾了…``)."""
-        tokens = [(t.word, t.flag) for t in self._pos.cut(clause[:24])]
+        head = clause[:24]
+        if not (TITLE_WORD_RE.search(head) or re.search(r"书记|主任|长|负责人|同志|说|表示|指出|强调|介绍|回顾|认为", head)):
+            return False
+        tokens = [(t.word, t.flag) for t in self._pos.cut(head)]
         for k, (word, flag) in enumerate(tokens):
             if flag.startswith("nr") and len(word) >= 2:
                 nxt = tokens[k + 1][0] if k + 1 < len(tokens) else ""
