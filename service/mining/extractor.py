@@ -200,6 +200,7 @@ class Extractor:
     def _walk(self, blocks: list[_Block], ctx: _Context) -> None:
         directive_mode = False
         seen_level1 = False
+        subheading = ""
         for i, blk in enumerate(blocks):
             t = blk.seg.text.strip()
             if blk.heading:
@@ -217,10 +218,11 @@ class Extractor:
                 directive_mode = True
                 continue
             if is_subtitle_line(t):
+                subheading = t  # a news-style subheading: context for the topic, not a practice
                 continue
             if ctx.is_speech and not seen_level1 and not directive_mode:
                 continue  # a speech's opening words greet and set the scene
-            self._paragraph(blk, ctx, directive_mode)
+            self._paragraph(blk, ctx, directive_mode, subheading)
 
     def _heading_directive(self, blk: _Block, ctx: _Context) -> None:
         seg = sub_segment(blk.seg, blk.seg.start, blk.seg.end)
@@ -229,10 +231,10 @@ class Extractor:
         orgs = [ctx.default_actor] if ctx.default_actor else []
         ctx.candidates.append(_Candidate(seg, "directive", [], orgs, blk.path, seg.text, 0.8))
 
-    def _paragraph(self, blk: _Block, ctx: _Context, directive_mode: bool) -> None:
+    def _paragraph(self, blk: _Block, ctx: _Context, directive_mode: bool, subheading: str = "") -> None:
         meeting_mode = False
         last_actor: list[str] = []
-        heading = blk.path[-1] if blk.path else ""
+        heading = blk.path[-1] if blk.path else subheading
         sentences = _split_at_meeting_cue(_merge_continuations(split_sentences(blk.seg.text, blk.seg.start)))
         for si, sent in enumerate(sentences):
             st = sent.text
@@ -251,6 +253,8 @@ class Extractor:
                 if directive_mode and blk.path and kind == "directive":
                     continue  # in a speech's opinions part the headings are the directives
                 specific = [m for m in mentions if not m.generic]
+                if kind == "directive" and re.match(r"^(?:他|她)", pt):
+                    continue  # what one speaker in a news story urged is reported, not directed
                 if kind == "practice":
                     if person or lead_in or cues.is_evaluation(pt):
                         continue
@@ -369,7 +373,8 @@ class Extractor:
         if not cands:
             return []
         cands.sort(key=lambda c: c.seg.start)
-        scores = self.topics.scores([c.seg.text[:300] for c in cands], [c.heading for c in cands])
+        title = ctx.title if not ctx.is_speech else ""
+        scores = self.topics.scores([c.seg.text[:300] for c in cands], [c.heading for c in cands], title)
         classes = self.topics.classes
         out: list[Practice] = []
         for c, row in zip(cands, scores, strict=True):

@@ -31,7 +31,7 @@ NON_NAME_HEADS = set("在对以为将把从向由据按经让使被给于就并�
 STOP_FLAGS = {"v", "p", "d", "c", "u", "uj", "ul", "uz", "ug", "ud", "uv", "r", "m", "q", "ad", "x", "y", "e", "o", "t", "tg", "i"}
 PREDICATE_WORDS = {
     "定期", "常态化", "持续", "不断", "积极", "主动", "认真", "率先", "先后", "分别", "共同", "专门", "迅速", "注重",
-    "首创", "结合", "围绕", "针对", "聚焦", "按照", "根据", "通过", "依托", "坚持", "利用", "立足", "紧扣", "着力",
+    "首创", "充分发挥", "发挥", "结合", "围绕", "针对", "聚焦", "按照", "根据", "通过", "依托", "坚持", "利用", "立足", "紧扣", "着力",
 }
 TITLE_WORD_RE = re.compile(
     r"(?:副|常务)?(?:书记|主任|局长|所长|副所长|院长|校长|部长|处长|科长|站长|队长|社长|主席|经理|董事长|负责人|支委|"
@@ -146,6 +146,7 @@ class OrgFinder:
                 or bool(re.fullmatch(r"[XＸ*＊]+", word))
                 or (flag == "m" and word.startswith("第"))
                 or (flag.startswith("v") and nxt.startswith(UNIT_HEADS) and bool(run))
+                or (flag.startswith("v") and self._unit_ahead(tokens, k) and not cues.VERB_RE.fullmatch(word))
             )
             predicate = (
                 word in PREDICATE_WORDS
@@ -161,6 +162,17 @@ class OrgFinder:
                 return [], None
             return run, (word, flag)
         return (run, None) if allow_end else ([], None)
+
+    def _unit_ahead(self, tokens: list[tuple[str, str]], k: int) -> bool:
+        """A verb-like word opening a name (应用技术学院): a unit word follows within three nouns."""
+        if tokens[k][0] in PREDICATE_WORDS or len(tokens[k][0]) > 2:
+            return False
+        for word, flag in tokens[k + 1 : k + 4]:
+            if self._is_unit_token((word, flag, 0)):
+                return True
+            if flag not in NAME_POS:
+                return False
+        return False
 
     def name_run(self, window: str, allow_end: bool = False) -> int:
         """Length of the run of name-like tokens opening ``window`` (see :meth:`_run`)."""
@@ -335,6 +347,9 @@ class OrgFinder:
         """The spelling the body uses most for ``place`` (``咸阳`` → ``咸阳市``)."""
         if not place:
             return place
+        extended = Counter(re.findall(re.escape(place) + r"(?:市|县|区|旗)", body))
+        if extended and not place.endswith(("市", "县", "区", "旗")):
+            return extended.most_common(1)[0][0]
         if not place.endswith(self.suffixes):
             forms = Counter(re.findall(re.escape(place) + r"(?:自治州|自治县|市|县|区|州|旗|镇|乡)?", body))
             if forms:
