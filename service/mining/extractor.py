@@ -300,7 +300,7 @@ class Extractor:
             if mentions and pred > 0:
                 found.append((k, mentions))
         specific = [(k, ms) for k, ms in found if any(not m.generic for m in ms)]
-        if not specific and clauses and self.finder.names_person(clauses[0].text):
+        if not specific and any(self.finder.names_person(c.text) for c in clauses[:3]):
             person = True
         if len(specific) >= 2:
             out = []
