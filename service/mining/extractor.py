@@ -373,7 +373,7 @@ class Extractor:
             return "directive"
         if item_heading or cues.is_result(text) or cues.is_background(text):
             return None
-        if cues.SPEECH_REPORT_RE.search(text[:30]):
+        if cues.SPEECH_REPORT_RE.search(text[:50]):
             return None
         if not cues.has_action(text):
             return None
