@@ -293,7 +293,9 @@ class Extractor:
                         continue
                     if not specific and (summary or cues.DATED_START_RE.match(pt)):
                         continue
-                    if not specific and mentions and mentions[0].text.startswith(GENERIC_LEADS):
+                    # In a summing-up speech "各…" sentences sum up; in a unit's report they describe
+                    # how its measure runs below it.
+                    if ctx.is_speech and not specific and mentions and mentions[0].text.startswith(GENERIC_LEADS):
                         continue
                 if specific:
                     orgs = _dedupe([self._as_subject(m.name, ctx) for m in specific])

@@ -185,7 +185,7 @@ class OrgFinder:
     def names_person(self, clause: str) -> bool:
         """Whether the clause's opening words name a person (``…负责人徐旺达回顾了…``)."""
         head = clause[:24]
-        if PEOPLE_RE.search(head[:16]):
+        if PEOPLE_RE.search(head):
             return True
         if not (TITLE_WORD_RE.search(head) or re.search(r"书记|主任|长|负责人|同志|说|表示|指出|强调|介绍|回顾|认为", head)):
             return False
