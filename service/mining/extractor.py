@@ -37,6 +37,7 @@ PLAN_HEADING_RE = re.compile(
 )
 REVIEW_HEADING_RE = re.compile(r"回顾|主要成效|主要成绩|工作成效|取得的成绩|主要做法|经验做法|特点")
 PROBLEM_HEADING_RE = re.compile(r"存在的?(?:主要)?问题|问题和不足|不足之处|困难和问题|差距和不足")
+OWN_WORK_RE = re.compile(r"我们|我委|我局|我部|我院|我厅|工委|一年来|过去一年")
 GENERIC_LEADS = ("各", "部分", "全体", "广大", "有关", "相关", "一些", "有的")
 
 
@@ -217,10 +218,12 @@ class Extractor:
         problems = False
         seen_level1 = False
         subheading = ""
+        own_section: bool | None = None  # does this section of a speech report the speaker's own work?
         top_level = min((b.level for b in blocks if b.heading), default=1)
         for i, blk in enumerate(blocks):
             t = blk.seg.text.strip()
             if blk.heading:
+                own_section = None
                 if blk.level == top_level:
                     # A plan or task section (下一步打算, 政府工作任务) directs; a problems section
                     # (存在的问题) reports neither; a review section (工作回顾) reports practices.
@@ -249,7 +252,9 @@ class Extractor:
                 continue
             if ctx.is_speech and not seen_level1 and not directive_mode:
                 continue  # a speech's opening words greet and set the scene
-            self._paragraph(blk, ctx, directive_mode, subheading)
+            if own_section is None and ctx.speaker:
+                own_section = bool(OWN_WORK_RE.search(t[:80])) or ctx.speaker in t[:80]
+            self._paragraph(blk, ctx, directive_mode, subheading, bool(own_section))
 
     def _heading_directive(self, blk: _Block, ctx: _Context) -> None:
         seg = sub_segment(blk.seg, blk.seg.start, blk.seg.end)
@@ -258,7 +263,9 @@ class Extractor:
         orgs = [ctx.default_actor] if ctx.default_actor else []
         ctx.candidates.append(_Candidate(seg, "directive", [], orgs, blk.path, seg.text, 0.8))
 
-    def _paragraph(self, blk: _Block, ctx: _Context, directive_mode: bool, subheading: str = "") -> None:
+    def _paragraph(
+        self, blk: _Block, ctx: _Context, directive_mode: bool, subheading: str = "", own_section: bool = False
+    ) -> None:
         meeting_mode = False
         last_actor: list[str] = []
         heading = blk.path[-1] if blk.path else subheading
@@ -296,6 +303,16 @@ class Extractor:
                     # In a summing-up speech "各…" sentences sum up; in a unit's report they describe
                     # how its measure runs below it.
                     if ctx.is_speech and not specific and mentions and mentions[0].text.startswith(GENERIC_LEADS):
+                        continue
+                    # A summing-up speech states unattributed summaries; the speaker's own work is
+                    # attributable when the section is about it, or the measure has a name.
+                    if (
+                        ctx.is_speech
+                        and not specific
+                        and not own_section
+                        and not cues.QUOTE_RE.search(pt)
+                        and not OWN_WORK_RE.search(pt[:30])
+                    ):
                         continue
                 if specific:
                     orgs = _dedupe([self._as_subject(m.name, ctx) for m in specific])
