@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from service.intake.document import Document
 from service.mining import cues
 from service.mining.keywords import KeywordExtractor
@@ -314,7 +316,10 @@ class Extractor:
                         and not OWN_WORK_RE.search(pt[:30])
                     ):
                         continue
-                if specific:
+                if kind == "directive":
+                    # units named in a directive are its addressees; it belongs to whoever issues it
+                    orgs = [ctx.default_actor] if ctx.default_actor else []
+                elif specific:
                     orgs = _dedupe([self._as_subject(m.name, ctx) for m in specific])
                     if kind == "practice":
                         last_actor = orgs
@@ -386,9 +391,9 @@ class Extractor:
         if directive_mode or meeting_mode:
             if cues.is_directive(text) or (cues.ITEM_RE.match(text) and not item_heading and cues.has_action(text)):
                 return "directive"
-            if directive_mode:
-                return None
-        elif cues.is_directive(text) and not cues.is_result(text):
+            # what the meeting noted or stressed around its demands is commentary, not a measure
+            return None
+        if cues.is_directive(text) and not cues.is_result(text):
             return "directive"
         if item_heading or cues.is_result(text) or cues.is_background(text):
             return None
@@ -424,7 +429,13 @@ class Extractor:
             return []
         cands.sort(key=lambda c: c.seg.start)
         title = ctx.title if not ctx.is_speech else ""
-        scores = self.topics.scores([c.seg.text[:300] for c in cands], [c.heading for c in cands], title)
+        # The title of a report names the theme of what was done; directives range wider.
+        practices = [i for i, c in enumerate(cands) if c.kind == "practice"]
+        directives = [i for i, c in enumerate(cands) if c.kind != "practice"]
+        scores = np.zeros((len(cands), len(self.topics.classes)))
+        for idx, t in ((practices, title), (directives, "")):
+            if idx:
+                scores[idx] = self.topics.scores([cands[i].seg.text[:300] for i in idx], [cands[i].heading for i in idx], t)
         classes = self.topics.classes
         out: list[Practice] = []
         for c, row in zip(cands, scores, strict=True):
