@@ -19,9 +19,10 @@ VERB_RE = re.compile("|".join(sorted(ACTION_VERBS, key=len, reverse=True)))
 NAME_TYPES = (
     "学习制度 工作机制 工作法 学习法 学习活动 制度 机制 活动 模式 行动 工程 改革 品牌 平台 专栏 项目 体系 计划 服务 "
     "清单 课堂 架构 专班 阵地 党课 讲堂 大讲堂 建设 竞赛 队伍 志愿服务队 服务队 队 工作室 食堂 端口 档案 标准 "
-    "实践活动 主题党日活动 专题学习研讨会 研讨会 会议 交流总结会议 基地 方式 做法 要求 载体 理念"
+    "知识竞赛 实践活动 主题党日活动 专题学习研讨会 研讨会 会议 交流总结会议 基地 方式 做法 要求 载体 理念"
 ).split()
 NAME_TYPE_RE = re.compile("(?:" + "|".join(sorted(NAME_TYPES, key=len, reverse=True)) + ")")
+FIGURATIVE_RE = re.compile(r"\s*(?:作用|角色|效应|精神|之称|难题|问题|短板|瓶颈|现象)")
 QUOTE_RE = re.compile(r"《[^《》]{1,60}》|(?:“[^“”]{1,40}”\s*)+")
 
 # Modal 要 as in 要深入开展…, not 需要/重要/主要/要求/要点.
@@ -106,10 +107,17 @@ def find_name(text: str) -> tuple[str | None, tuple[int, int] | None]:
     matches = list(QUOTE_RE.finditer(text))
     if not matches:
         return None, None
+    # Figurative quotes (发挥“娘家”作用) name no practice.
+    matches = [m for m in matches if not FIGURATIVE_RE.match(text, m.end())]
+    if not matches:
+        return None, None
     titles = [m for m in matches if m.group().startswith("《")]
+    typed = [m for m in matches if NAME_TYPE_RE.match(text, m.end())]
     verb = VERB_RE.search(text)
     if titles:
         m = titles[0]
+    elif typed:
+        m = typed[0]
     else:
         after = [m for m in matches if verb and m.start() >= verb.start()]
         m = (after or matches)[0]
