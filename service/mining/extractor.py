@@ -145,7 +145,7 @@ class Extractor:
     def _context(self, document: Document, simp: str, blocks: list[_Block]) -> _Context:
         title = to_simplified(document.title or "")[:120]
         head = simp[:600]
-        is_speech = bool(SPEECH_RE.search(title)) or bool(ADDRESS_RE.search(head))
+        is_speech = document.kind == "讲话" or bool(SPEECH_RE.search(title)) or bool(ADDRESS_RE.search(head))
         speaker = None
         if is_speech:
             for body in ("市直机关工委", "县直机关工委", "区直机关工委", "省直机关工委", "机关工委"):
@@ -158,8 +158,12 @@ class Extractor:
                     speaker = m.group(1)
                 elif "工委" in simp:
                     speaker = "工委"
+        if is_speech and speaker is None and document.org:
+            speaker = to_simplified(document.org)
         body_text = simp[len(title) :] if simp.startswith(title) else simp
         subject = None if is_speech else self._subject(title, body_text, blocks)
+        if subject is None and not is_speech and document.org:
+            subject = self.finder.strip_province(to_simplified(document.org))  # the issuing unit intake found
         ctx = _Context(subject, speaker, is_speech, title)
         ctx.default_actor = speaker if is_speech else subject
         return ctx
