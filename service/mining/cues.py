@@ -98,6 +98,13 @@ def is_background(text: str) -> bool:
     return bool(BACKGROUND_RE.search(text))
 
 
+def has_typed_name(text: str) -> bool:
+    """A 《title》 or a quotation followed by a practice type (“三卡预警”制度, “五微”学习法)."""
+    return any(
+        m.group().startswith("《") or NAME_TYPE_RE.match(text, m.end()) for m in QUOTE_RE.finditer(text)
+    )
+
+
 def find_name(text: str) -> tuple[str | None, tuple[int, int] | None]:
     """The practice's name: a 《title》 or “quoted” name plus a following type noun.
 

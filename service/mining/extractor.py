@@ -206,9 +206,13 @@ class Extractor:
         for mnt in mentions:
             if not mnt.generic:
                 name = self.finder.strip_province(mnt.name)
+                # 市林业局机关党建工作…: the unit, not its offices
+                name = re.sub(r"(?<=[局委办厅部院])机关$", "", name)
                 core = re.sub(r"(?:市|县|区|州)$", "", name)
                 if core and core in body:
                     return self.finder.body_form(name, body)
+                if not name.endswith(("市", "县", "区", "州", "省", "旗", "镇", "乡", "村")):
+                    return name  # a unit named in the title needs no echo in the body
                 return None
         place = self.finder.strip_province(run)
         if place != run or self.finder.is_place(run):
@@ -264,8 +268,8 @@ class Extractor:
 
     def _heading_directive(self, blk: _Block, ctx: _Context) -> None:
         seg = sub_segment(blk.seg, blk.seg.start, blk.seg.end)
-        if not seg.text:
-            return
+        if not seg.text or PLAN_HEADING_RE.search(seg.text):
+            return  # 四、下一步工作打算 announces the directives, it is none itself
         orgs = [ctx.default_actor] if ctx.default_actor else []
         ctx.candidates.append(_Candidate(seg, "directive", [], orgs, blk.path, seg.text, 0.8))
 
@@ -284,7 +288,7 @@ class Extractor:
             nxt = sentences[si + 1].text if si + 1 < len(sentences) else ""
             summary = nxt.startswith(("如", "例如", "比如"))
             # A very short first sentence followed by more is an inline heading (加大人才引进力度。).
-            lead_in = si == 0 and len(sentences) > 1 and len(st.rstrip("。：:")) <= 14
+            lead_in = si == 0 and len(sentences) > 1 and len(st.rstrip("。：:")) <= 14 and not cues.has_typed_name(st)
             for piece, mentions, person in self._pieces(sent, ctx):
                 pt = piece.text
                 kind = self._kind(pt, directive_mode, meeting_mode)
@@ -391,7 +395,8 @@ class Extractor:
         """``practice``, ``directive`` or None (background, result, quote, item heading)."""
         if len(text) < 6 or cues.is_quote(text):
             return None
-        item_heading = bool(cues.ITEM_RE.match(text)) and len(text) <= 25
+        # 一是提前谋划部署。 heads the item; 二是开展“林业大讲堂”活动。 already names the practice
+        item_heading = bool(cues.ITEM_RE.match(text)) and len(text) <= 25 and not cues.has_typed_name(text)
         if directive_mode or meeting_mode:
             if cues.is_directive(text) or (cues.ITEM_RE.match(text) and not item_heading and cues.has_action(text)):
                 return "directive"
