@@ -260,9 +260,7 @@ class Extractor:
             if is_subtitle_line(t):
                 subheading = t  # a news-style subheading: context for the topic, not a practice
                 continue
-            if ctx.is_speech and not seen_level1 and not directive_mode:
-                continue  # a speech's opening words greet and set the scene
-            if own_section is None and ctx.speaker:
+            if own_section is None and ctx.speaker and seen_level1:
                 own_section = bool(OWN_WORK_RE.search(t[:80])) or ctx.speaker in t[:80]
             self._paragraph(blk, ctx, directive_mode, subheading, bool(own_section))
 

@@ -106,7 +106,7 @@ class OrgFinder:
             return [], 0
         run_end = run[-1][2] + len(run[-1][0])
         person = after is not None and after[1].startswith("nr")
-        if person or PERSON_AFTER_RE.match(window[run_end:]) or (run[-1][1].startswith("nr") and len(run) <= 3):
+        if person or PERSON_AFTER_RE.match(window[run_end:]) or (run[-1][1].startswith("nr") and len(run) <= 3 and not run[-1][0].endswith(self.suffixes)):
             return [], -1
         mentions: list[Mention] = []
         prefix: str | None = None
