@@ -303,8 +303,10 @@ class Extractor:
                 elif directive_mode and blk.path and kind == "directive":
                     continue  # in a speech's opinions part the headings are the directives
                 specific = [m for m in mentions if not m.generic]
-                if kind == "directive" and re.match(r"^(?:他|她)", pt):
-                    continue  # what one speaker in a news story urged is reported, not directed
+                if kind == "directive" and (
+                    cues.NARRATIVE_START_RE.match(pt) or re.search(r"(?:表示|认为|纷纷表示)[，,：:]", pt[:20])
+                ):
+                    continue  # what people in a news story said they would do is reported, not directed
                 if kind == "practice":
                     if person or lead_in or cues.is_evaluation(pt):
                         continue
