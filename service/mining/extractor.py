@@ -125,9 +125,10 @@ class Extractor:
             a, b = sec.heading_span
             if b > a:
                 out.append(_Block(Segment(simp[a:b], a, b), list(path), True, sec.level))
+        heading_spans = {blk.seg.start for blk in out}
         for path, para in document.iter_paragraphs():
             a, b = para.span
-            if b > a:
+            if b > a and a not in heading_spans:  # a heading repeated as a paragraph is read once
                 out.append(_Block(Segment(simp[a:b], a, b), list(path), False))
         out.sort(key=lambda blk: (blk.seg.start, not blk.heading))
         if document.sections:
