@@ -21,6 +21,7 @@ system:
 
 model: $(STAMP)
 	$(PY) -m models.build
+	$(PY) -m service.mining.train_topics
 
 run: system setup
 	$(VENV)/bin/jingyan serve

@@ -121,14 +121,28 @@ class Extractor:
     def _blocks(self, document: Document, simp: str) -> list[_Block]:
         """Headings and paragraphs in reading order, with heading paths."""
         out: list[_Block] = []
-        for path, sec in document.iter_sections():
+        items: list[tuple[int, int]] = []
+        sections = document.iter_sections()
+        item_starts = sorted(s.heading_span[0] for _, s in sections if s.number and s.number.endswith("是"))
+        for path, sec in sections:
             a, b = sec.heading_span
-            if b > a:
+            if b <= a:
+                continue
+            if sec.number and sec.number.endswith("是"):
+                # An 一是… item is read as the text it opens up to the next item or line end, its lead
+                # clause included: the clause often names the practice (二是开展“林业大讲堂”活动。邀请专家…).
+                end = simp.find("\n", a)
+                end = len(simp) if end < 0 else end
+                end = min([end, *(x for x in item_starts if x > a)])
+                items.append((a, end))
+                out.append(_Block(Segment(simp[a:end], a, end), list(path[:-1]), False))
+            else:
                 out.append(_Block(Segment(simp[a:b], a, b), list(path), True, sec.level))
-        heading_spans = {blk.seg.start for blk in out}
+        heading_spans = {blk.seg.start for blk in out if blk.heading}
         for path, para in document.iter_paragraphs():
             a, b = para.span
-            if b > a and a not in heading_spans:  # a heading repeated as a paragraph is read once
+            inside_item = any(s <= a < e for s, e in items)
+            if b > a and a not in heading_spans and not inside_item:  # a heading repeated as a paragraph is read once
                 out.append(_Block(Segment(simp[a:b], a, b), list(path), False))
         out.sort(key=lambda blk: (blk.seg.start, not blk.heading))
         if document.sections:
