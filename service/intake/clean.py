@@ -5,17 +5,19 @@ Rules (kept deliberately simple and linear):
 * Characters: Kangxi/CJK radical look-alikes that PDF fonts emit (``⼀`` U+2F00) become the
   ordinary ideographs; zero-width characters go; surrounding whitespace (also ``　``) goes.
   Placeholders such as ``X``, ``XX``, ``**`` are text and are kept verbatim.
-* Clutter: separator rules (``=====``), a ``---`` front-matter block near the top, page-number
-  lines and, in PDFs, lines repeated at the top or bottom of several pages (running headers and
-  footers) are dropped; so is a web *teaser* line at the very top (a line ending in ``...``/``…``
+* Clutter: separator rules (``=====``), a ``---`` front-matter block near the top and, in PDFs,
+  page numbers, bare URLs, print timestamps and lines repeated at the top or bottom of several
+  pages (running headers and footers) are dropped; so is a web *teaser* line at the very top (a line ending in ``...``/``…``
   whose text is the following lines run together, e.g. the seed's first line).
 * Rejoining (TXT and DOCX): a blank line always ends a paragraph. A line that does not end in
   terminal punctuation (``。！？；：…`` or such a mark followed by a closing quote/bracket) is
   joined to the next line, without a space, when the break is plainly mid-sentence: the line
   ends in an opening quote/bracket or ``、，``, or the next line starts with closing punctuation,
-  or the paragraph so far is body text (≥ 40 characters and not a numbered heading) and the next
-  line is neither numbered nor a salutation. Headings, titles and short list lines therefore
-  stay apart; table rows and Word heading-styled or auto-numbered paragraphs never join.
+  or the paragraph so far is body text (≥ 40 characters, or a sentence already ended inside it;
+  never a numbered heading) and the next line is neither numbered nor a salutation. Lines that
+  hold only invisible characters (scrape debris) are skipped without ending the paragraph.
+  Headings, titles and short list lines therefore stay apart; table rows and Word
+  heading-styled or auto-numbered paragraphs never join.
 * Rejoining (PDF lines): a line that is near the page's typical full line width continues into
   the next line (also across a page break) unless it ends in ``。！？：``; the TXT rules for
   brackets and closing punctuation apply too.
@@ -33,7 +35,7 @@ from service.intake.numbering import leading_label
 
 TERMINAL = frozenset("。！？!?；;：:…")
 _CLOSERS = frozenset("”’」』）)】》〉\"'")
-_OPENERS = frozenset("“‘「『（(【《〈、，,")
+_OPENERS = frozenset("“‘「『（(【《〈、，,—")
 _CONTINUATION_START = frozenset("”’」』）)】》〉，,、。；;：:！!？?")
 _PDF_STOPS = frozenset("。！？!?：:")
 _BODY_MIN = 40  # a paragraph this long is body text, not a heading or list line
@@ -120,12 +122,15 @@ def _collect(blocks: list[Block]) -> list[_Line]:
             # Word prints the automatic number before the paragraph; the clean text reads the same.
             text = b.numbering.strip() + text
         if not text:
+            # Only a truly empty line ends a paragraph; one holding invisible marks is scrape debris.
+            blank = blank or not b.text.strip()
+            continue
+        if _SEPARATOR.match(text):
             blank = True
             continue
-        if _SEPARATOR.match(text) or _PAGE_NUMBER.match(text):
-            blank = True
-            continue
-        if b.page is not None and (_URL_LINE.match(text) or _TIMESTAMP_LINE.match(text)):
+        if b.page is not None and (
+            _PAGE_NUMBER.match(text) or _URL_LINE.match(text) or _TIMESTAMP_LINE.match(text)
+        ):
             continue
         out.append(_Line(text, b.page, blank, b.heading_level, b.is_table_row, bool(b.numbering)))
         blank = False
@@ -214,7 +219,14 @@ def _continues(head: _Line, last: _Line, buf_len: int, line: _Line) -> bool:
         return True
     if _is_break_point(line.text):
         return False
-    return buf_len >= _BODY_MIN and leading_label(head.text) is None
+    if leading_label(head.text) is not None:
+        return False
+    return buf_len >= _BODY_MIN or _has_inner_stop(head.text) or _has_inner_stop(prev)
+
+
+def _has_inner_stop(text: str) -> bool:
+    """True when a sentence ends inside ``text``: it is body text, never a heading."""
+    return any(ch in "。！？!?" for ch in text[:-1])
 
 
 def _display_width(text: str) -> int:

@@ -8,7 +8,7 @@ Section rules:
 * **Headings** are paragraphs that start with a numbering label (``一、`` ``（一）`` ``第一，``
   ``1.`` ``（1）`` ``一是``), Word heading-styled paragraphs, and short unnumbered sub-heading
   lines (2–24 characters, no inner punctuation, followed by a body paragraph, at least two in
-  the document, after the first body paragraph). The title and table rows never are.
+  the document, after the first body paragraph) in documents that have no numbered headings. The title and table rows never are.
 * **Numbers run on**: a label with value 1 starts a series; a larger value is a heading only if
   the previous heading of that style under the same parent had the value one or two below it,
   so a stray ``三、`` in running text is not a heading. A new ``一、`` after ``六、`` starts a new
@@ -75,6 +75,8 @@ def build_document(blocks: list[Block], source: SourceInfo) -> Document:
 
 def _plain_headings(paragraphs: list[CleanParagraph], title_index: int | None) -> set[int]:
     """Indices of short unnumbered sub-heading lines (see module rules)."""
+    if any((label := leading_label(p.text)) is not None and label.style != SHI for p in paragraphs):
+        return set()  # a numbered document: short unnumbered lines there are fragments, not headings
     first_body = next((i for i, p in enumerate(paragraphs) if len(p.text) >= _BODY_MIN), len(paragraphs))
     found: set[int] = set()
     for i in range(first_body + 1, len(paragraphs) - 1):
