@@ -22,10 +22,10 @@ from service.mining.text import (
 )
 from service.mining.topics import TopicAssigner
 
-NUMBER_PREFIX_RE = re.compile(r"^\s*(?:[一二三四五六七八九十]{1,3}、|（[一二三四五六七八九十]{1,3}）|\([一二三四五六七八九十]{1,3}\))")
 TITLE_SPLIT_RE = re.compile(r"[｜|丨【】！!？?_]|\s+[-—–]+\s*|(?<=\D)[-—–]+(?=\D)|\s{1,}")
 TITLE_COLON_RE = re.compile(r"^([^：:，,“”]{2,16})[：:]")
 SPEECH_RE = re.compile(r"讲话|致辞|发言")
+GENERIC_LEADS = ("各", "部分", "全体", "广大", "有关", "相关", "一些", "有的")
 
 
 @dataclass
@@ -158,7 +158,7 @@ class Extractor:
                 cand = self._place_or_unit(seg, body, allow_end)
                 if cand:
                     return cand
-        for blk in blocks[:6]:
+        for blk in blocks[:12]:
             if blk.heading or blk.seg.text.strip() == title.strip():
                 continue
             for sent in split_sentences(blk.seg.text)[:3]:
@@ -217,9 +217,7 @@ class Extractor:
             self._paragraph(blk, ctx, directive_mode)
 
     def _heading_directive(self, blk: _Block, ctx: _Context) -> None:
-        m = NUMBER_PREFIX_RE.match(blk.seg.text)
-        start = blk.seg.start + (m.end() if m else 0)
-        seg = sub_segment(blk.seg, start, blk.seg.end)
+        seg = sub_segment(blk.seg, blk.seg.start, blk.seg.end)
         if not seg.text:
             return
         orgs = [ctx.default_actor] if ctx.default_actor else []
@@ -229,15 +227,17 @@ class Extractor:
         meeting_mode = False
         last_actor: list[str] = []
         heading = blk.path[-1] if blk.path else ""
-        sentences = split_sentences(blk.seg.text, blk.seg.start)
+        sentences = _split_at_meeting_cue(_merge_continuations(split_sentences(blk.seg.text, blk.seg.start)))
         for si, sent in enumerate(sentences):
             st = sent.text
+            if cues.MEETING_CUE_RE.search(st[:12]) or cues.DIRECTIVE_HEAD_RE.match(st):
+                meeting_mode = True
             # "X。如A…，B…": X sums up the examples that follow; the examples are the practices.
             nxt = sentences[si + 1].text if si + 1 < len(sentences) else ""
             summary = nxt.startswith(("如", "例如", "比如"))
-            if cues.MEETING_CUE_RE.search(st[:12]) or cues.DIRECTIVE_HEAD_RE.match(st):
-                meeting_mode = True
-            for piece, mentions in self._pieces(sent, ctx):
+            # A very short first sentence followed by more is an inline heading (加大人才引进力度。).
+            lead_in = si == 0 and len(sentences) > 1 and len(st.rstrip("。：:")) <= 14
+            for piece, mentions, person in self._pieces(sent, ctx):
                 pt = piece.text
                 kind = self._kind(pt, directive_mode, meeting_mode)
                 if kind is None:
@@ -245,10 +245,17 @@ class Extractor:
                 if directive_mode and blk.path and kind == "directive":
                     continue  # in a speech's opinions part the headings are the directives
                 specific = [m for m in mentions if not m.generic]
-                if kind == "practice" and not specific and (summary or cues.is_evaluation(pt)):
-                    continue
+                if kind == "practice":
+                    if person or lead_in or cues.is_evaluation(pt):
+                        continue
+                    if cues.NARRATIVE_START_RE.match(pt):
+                        continue
+                    if not specific and (summary or cues.DATED_START_RE.match(pt)):
+                        continue
+                    if not specific and mentions and mentions[0].text.startswith(GENERIC_LEADS):
+                        continue
                 if specific:
-                    orgs = _dedupe([m.name for m in specific])
+                    orgs = _dedupe([self._as_subject(m.name, ctx) for m in specific])
                     if kind == "practice":
                         last_actor = orgs
                 elif mentions and last_actor and any(a.endswith(mentions[0].text) for a in last_actor):
@@ -260,40 +267,52 @@ class Extractor:
                     continue
                 ctx.candidates.append(_Candidate(piece, kind, specific, orgs, blk.path, heading, conf))
 
-    def _pieces(self, sent: Segment, ctx: _Context) -> list[tuple[Segment, list[Mention]]]:
-        """One sentence → one piece per unit clause when several units act in it, else itself."""
+    def _as_subject(self, name: str, ctx: _Context) -> str:
+        """Province dropped; a longer spelling of the document's subject becomes the subject."""
+        name = self.finder.strip_province(name)
+        subject = ctx.subject
+        if subject and subject.endswith(("市", "县", "区", "州", "旗")) and name != subject and name.endswith(subject):
+            return subject
+        return name
+
+    def _pieces(self, sent: Segment, ctx: _Context) -> list[tuple[Segment, list[Mention], bool]]:
+        """One sentence → one piece per unit clause when several units act in it, else itself.
+
+        The flag says a person, not a unit, opens the sentence.
+        """
         clauses = comma_clauses(sent)
         found: list[tuple[int, list[Mention]]] = []
+        person = False
         for k, clause in enumerate(clauses[:12]):
             mentions, pred = self.finder.actors_at(clause.text, ctx.subject, ctx.speaker)
-            if mentions and pred:
+            if pred == -1 and k <= 1 and not found:
+                person = True
+            if mentions and pred > 0:
                 found.append((k, mentions))
         specific = [(k, ms) for k, ms in found if any(not m.generic for m in ms)]
+        if not specific and clauses and self.finder.names_person(clauses[0].text):
+            person = True
         if len(specific) >= 2:
             out = []
             for j, (k, ms) in enumerate(specific):
-                start = clauses[k].start if j > 0 else sent.start
-                if j == 0 and k > 0:
-                    start = sent.start
+                start = sent.start if j == 0 else clauses[k].start
                 end = clauses[specific[j + 1][0]].start if j + 1 < len(specific) else sent.end
-                piece = sub_segment(sent, start, end)
-                piece = self._trim_piece(piece)
-                shift = piece.start - clauses[k].start
-                out.append((piece, [_shift(m, -shift) for m in ms]))
+                piece = self._trim_piece(sub_segment(sent, start, end), lead=j == 0 and k == 0)
+                out.append((piece, ms, False))
             return out
         if specific:
-            return [(self._trim_piece(sent), specific[0][1])]
+            return [(self._trim_piece(sent, lead=specific[0][0] == 0), specific[0][1], False)]
         if found:
-            return [(self._trim_piece(sent), found[0][1])]
-        return [(self._trim_piece(sent), [])]
+            return [(self._trim_piece(sent), found[0][1], person)]
+        return [(self._trim_piece(sent), [], person)]
 
-    def _trim_piece(self, seg: Segment) -> Segment:
-        """Drop a leading ``如`` and what follows an enumeration's closing ``等等，``."""
+    def _trim_piece(self, seg: Segment, lead: bool = False) -> Segment:
+        """Drop a leading ``如`` before a unit and what follows an enumeration's closing ``等等，``."""
         text = seg.text
         start, end = seg.start, seg.end
-        lead = re.match(r"^(?:如|例如|比如|再如)(?=[\u4e00-\u9fff])", text)
-        if lead:
-            start += lead.end()
+        m = re.match(r"^(?:如|例如|比如|再如)(?=[\u4e00-\u9fff])", text) if lead else None
+        if m:
+            start += m.end()
         cut = re.search(r"等等[，,]", text)
         if cut:
             end = seg.start + cut.start() + 2
@@ -312,6 +331,8 @@ class Extractor:
         elif cues.is_directive(text) and not cues.is_result(text):
             return "directive"
         if item_heading or cues.is_result(text) or cues.is_background(text):
+            return None
+        if cues.SPEECH_REPORT_RE.search(text[:30]):
             return None
         if not cues.has_action(text):
             return None
@@ -369,6 +390,36 @@ class Extractor:
                 )
             )
         return out
+
+
+def _split_at_meeting_cue(sentences: list[Segment]) -> list[Segment]:
+    """``…的成果巩固，会议要求，要…``: what follows the meeting's demand is a separate directive."""
+    out: list[Segment] = []
+    for sent in sentences:
+        m = cues.MEETING_CUE_RE.search(sent.text, 6)
+        if m:
+            k = m.start()
+            while k > 0 and sent.text[k - 1] not in "，,；;。":
+                k -= 1
+            if k > 0:
+                out.append(sub_segment(sent, sent.start, sent.start + k))
+                out.append(sub_segment(sent, sent.start + k, sent.end))
+                continue
+        out.append(sent)
+    return out
+
+
+def _merge_continuations(sentences: list[Segment]) -> list[Segment]:
+    """Glue ``…；还…`` / ``…；更…`` back to the sentence they continue: one measure, one clause."""
+    out: list[Segment] = []
+    for sent in sentences:
+        if out and out[-1].text.endswith(("；", ";")) and cues.CONTINUATION_RE.match(sent.text):
+            prev = out[-1]
+            gap = sent.start - prev.end
+            out[-1] = Segment(prev.text + " " * gap + sent.text, prev.start, sent.end)
+            continue
+        out.append(sent)
+    return out
 
 
 def _dedupe(items: list[str]) -> list[str]:
