@@ -25,6 +25,18 @@ from service.mining.topics import TopicAssigner
 TITLE_SPLIT_RE = re.compile(r"[｜|丨【】！!？?_]|\s+[-—–]+\s*|(?<=\D)[-—–]+(?=\D)|\s{1,}")
 TITLE_COLON_RE = re.compile(r"^([^：:，,“”]{2,16})[：:]")
 SPEECH_RE = re.compile(r"讲话|致辞|发言")
+ADDRESS_RE = re.compile(r"同志们|各位代表|各位委员|各位领导")
+ON_BEHALF_RE = re.compile(r"我代表([\u4e00-\u9fff]{2,12}?)[，,、向]")
+AUTHOR_RE = re.compile(
+    r"^(.{2,14}?)(?:党委|党组|党工委)?(?:副)?(?:书记|主席|主任|局长|市长|县长|区长|部长|院长|校长|厅长|董事长|负责人)"
+)
+INLINE_ITEM_RE = re.compile(r"^(?:（[一二三四五六七八九十]{1,3}）|[一二三四五六七八九十]是|\d{1,2}[．.、])")
+PLAN_HEADING_RE = re.compile(
+    r"(?:下一步|今后|明年|下阶段|下一阶段|\d{4}年)[^，。]{0,6}(?:打算|思路|计划|安排|任务|重点|目标|要求)"
+    r"|工作任务|总体要求|工作思路|工作打算|工作计划|主要任务|重点任务|几点意见|几点要求"
+)
+REVIEW_HEADING_RE = re.compile(r"回顾|主要成效|主要成绩|工作成效|取得的成绩|主要做法|经验做法|特点")
+PROBLEM_HEADING_RE = re.compile(r"存在的?(?:主要)?问题|问题和不足|不足之处|困难和问题|差距和不足")
 GENERIC_LEADS = ("各", "部分", "全体", "广大", "有关", "相关", "一些", "有的")
 
 
@@ -128,17 +140,21 @@ class Extractor:
         return out
 
     def _context(self, document: Document, simp: str, blocks: list[_Block]) -> _Context:
-        title = to_simplified(document.title or "")
+        title = to_simplified(document.title or "")[:120]
         head = simp[:600]
-        is_speech = bool(SPEECH_RE.search(title)) or "同志们" in head
+        is_speech = bool(SPEECH_RE.search(title)) or bool(ADDRESS_RE.search(head))
         speaker = None
         if is_speech:
             for body in ("市直机关工委", "县直机关工委", "区直机关工委", "省直机关工委", "机关工委"):
                 if body in simp:
                     speaker = body
                     break
-            if speaker is None and "工委" in simp:
-                speaker = "工委"
+            if speaker is None:
+                m = ON_BEHALF_RE.search(head)
+                if m:
+                    speaker = m.group(1)
+                elif "工委" in simp:
+                    speaker = "工委"
         body_text = simp[len(title) :] if simp.startswith(title) else simp
         subject = None if is_speech else self._subject(title, body_text, blocks)
         ctx = _Context(subject, speaker, is_speech, title)
@@ -149,7 +165,12 @@ class Extractor:
         """The unit or place a report is about: from the title, else the body's first named unit."""
         m = TITLE_COLON_RE.match(title)
         if m:
-            cand = self._place_or_unit(m.group(1).strip(), body, allow_end=True)
+            head = m.group(1).strip()
+            # A signed article (四川省政协主席田向利：…) speaks for the author's unit.
+            signed = AUTHOR_RE.match(head)
+            if signed and self.finder.normalise(signed.group(1)):
+                return self.finder.strip_province(signed.group(1))
+            cand = self._place_or_unit(head, body, allow_end=True)
             if cand:
                 return cand
         segments = [s for s in TITLE_SPLIT_RE.split(title) if s and len(s) >= 2]
@@ -193,15 +214,28 @@ class Extractor:
 
     def _walk(self, blocks: list[_Block], ctx: _Context) -> None:
         directive_mode = False
+        problems = False
         seen_level1 = False
+        subheading = ""
+        top_level = min((b.level for b in blocks if b.heading), default=1)
         for i, blk in enumerate(blocks):
             t = blk.seg.text.strip()
             if blk.heading:
-                if blk.level == 1 and re.match(r"^\s*一、", t) and seen_level1 and ctx.is_speech:
-                    directive_mode = True
-                seen_level1 = seen_level1 or blk.level == 1
-                if directive_mode:
+                if blk.level == top_level:
+                    # A plan or task section (下一步打算, 政府工作任务) directs; a problems section
+                    # (存在的问题) reports neither; a review section (工作回顾) reports practices.
+                    if PLAN_HEADING_RE.search(t):
+                        directive_mode = True
+                    elif REVIEW_HEADING_RE.search(t):
+                        directive_mode = False
+                    elif re.match(r"^\s*一、", t) and seen_level1 and ctx.is_speech:
+                        directive_mode = True
+                    problems = bool(PROBLEM_HEADING_RE.search(t))
+                    seen_level1 = True
+                if directive_mode and not problems:
                     self._heading_directive(blk, ctx)
+                continue
+            if problems:
                 continue
             if i == 0 and t == ctx.title.strip():
                 continue
@@ -211,10 +245,11 @@ class Extractor:
                 directive_mode = True
                 continue
             if is_subtitle_line(t):
+                subheading = t  # a news-style subheading: context for the topic, not a practice
                 continue
             if ctx.is_speech and not seen_level1 and not directive_mode:
                 continue  # a speech's opening words greet and set the scene
-            self._paragraph(blk, ctx, directive_mode)
+            self._paragraph(blk, ctx, directive_mode, subheading)
 
     def _heading_directive(self, blk: _Block, ctx: _Context) -> None:
         seg = sub_segment(blk.seg, blk.seg.start, blk.seg.end)
@@ -223,10 +258,10 @@ class Extractor:
         orgs = [ctx.default_actor] if ctx.default_actor else []
         ctx.candidates.append(_Candidate(seg, "directive", [], orgs, blk.path, seg.text, 0.8))
 
-    def _paragraph(self, blk: _Block, ctx: _Context, directive_mode: bool) -> None:
+    def _paragraph(self, blk: _Block, ctx: _Context, directive_mode: bool, subheading: str = "") -> None:
         meeting_mode = False
         last_actor: list[str] = []
-        heading = blk.path[-1] if blk.path else ""
+        heading = blk.path[-1] if blk.path else subheading
         sentences = _split_at_meeting_cue(_merge_continuations(split_sentences(blk.seg.text, blk.seg.start)))
         for si, sent in enumerate(sentences):
             st = sent.text
@@ -240,11 +275,17 @@ class Extractor:
             for piece, mentions, person in self._pieces(sent, ctx):
                 pt = piece.text
                 kind = self._kind(pt, directive_mode, meeting_mode)
+                if kind is None and directive_mode and si == 0 and INLINE_ITEM_RE.match(pt):
+                    kind = "directive"
                 if kind is None:
                     continue
-                if directive_mode and blk.path and kind == "directive":
+                if directive_mode and si == 0 and INLINE_ITEM_RE.match(pt):
+                    kind = "directive"  # （一）大力推进…。 an item heading run into its paragraph
+                elif directive_mode and blk.path and kind == "directive":
                     continue  # in a speech's opinions part the headings are the directives
                 specific = [m for m in mentions if not m.generic]
+                if kind == "directive" and re.match(r"^(?:他|她)", pt):
+                    continue  # what one speaker in a news story urged is reported, not directed
                 if kind == "practice":
                     if person or lead_in or cues.is_evaluation(pt):
                         continue
@@ -290,7 +331,7 @@ class Extractor:
             if mentions and pred > 0:
                 found.append((k, mentions))
         specific = [(k, ms) for k, ms in found if any(not m.generic for m in ms)]
-        if not specific and clauses and self.finder.names_person(clauses[0].text):
+        if not specific and any(self.finder.names_person(c.text) for c in clauses[:3]):
             person = True
         if len(specific) >= 2:
             out = []
@@ -363,7 +404,8 @@ class Extractor:
         if not cands:
             return []
         cands.sort(key=lambda c: c.seg.start)
-        scores = self.topics.scores([c.seg.text[:300] for c in cands], [c.heading for c in cands])
+        title = ctx.title if not ctx.is_speech else ""
+        scores = self.topics.scores([c.seg.text[:300] for c in cands], [c.heading for c in cands], title)
         classes = self.topics.classes
         out: list[Practice] = []
         for c, row in zip(cands, scores, strict=True):

@@ -25,17 +25,19 @@ COMMON_WORDS = {
     "全部", "内部", "外部", "局部", "干部", "部分", "社会", "机会", "大会", "县乡", "市县", "乡镇", "县区", "镇村",
     "全区", "全市", "全县", "全省", "城市", "都市", "城区", "园区", "景区", "辖区", "片区", "街区", "校区", "山区",
     "农村", "乡村", "城乡", "市区", "地区", "本市", "全局", "本局", "当地", "基层", "各地", "全国", "一站", "驿站",
-    "领会", "体会", "时时处处", "到处", "各处", "好处", "难处", "支委", "机会", "聚会", "晚会", "约会",
+    "党员干部", "领导干部", "机关干部", "青年干部", "基层干部", "村干部", "领会", "体会", "城镇", "村镇", "集镇", "小镇", "特色小镇", "城市群", "大都市", "都市圈", "时时处处", "到处", "各处", "好处", "难处", "支委", "聚会", "晚会", "约会",
 }
+NON_NAME_HEADS = set("在对以为将把从向由据按经让使被给于就并且而但也还又都已更再即如若")
 STOP_FLAGS = {"v", "p", "d", "c", "u", "uj", "ul", "uz", "ug", "ud", "uv", "r", "m", "q", "ad", "x", "y", "e", "o", "t", "tg", "i"}
 PREDICATE_WORDS = {
     "定期", "常态化", "持续", "不断", "积极", "主动", "认真", "率先", "先后", "分别", "共同", "专门", "迅速", "注重",
-    "首创", "结合", "围绕", "针对", "聚焦", "按照", "根据", "通过", "依托", "坚持", "利用", "立足", "紧扣", "着力",
+    "首创", "引导", "带领", "充分发挥", "发挥", "结合", "围绕", "针对", "聚焦", "按照", "根据", "通过", "依托", "坚持", "利用", "立足", "紧扣", "着力",
 }
 TITLE_WORD_RE = re.compile(
     r"(?:副|常务)?(?:书记|主任|局长|所长|副所长|院长|校长|部长|处长|科长|站长|队长|社长|主席|经理|董事长|负责人|支委|"
     r"同志|党员|老党员|居民|村民|老人|同学|学生|老师|民警|辅导员|班长|团支书|代表|学长|学姐|村医|成员|全体成员)"
 )
+PEOPLE_RE = re.compile(r"负责人|主任团|同学们|党员们|学生们|成员们|与会人员|与会同志|参会人员")
 PERSON_AFTER_RE = re.compile(
     r"^(?:副|常务)?(?:书记|主任|局长|所长|院长|校长|部长|处长|科长|站长|队长|社长|主席|经理|董事长|负责人|委员|成员|支委|"
     r"党员|干部|职工|居民|村民|老人|同学|学生|教师|老师|民警|辅导员|班长|团支书|代表)"
@@ -63,10 +65,11 @@ class OrgFinder:
         [m.name for m in actors]  # ['市政府办公室', '市水利局']
     """
 
-    def __init__(self, window: int = 60) -> None:
+    def __init__(self, window: int = 36) -> None:
         gaz = resources.gazetteer()
         self.window = window
         self.suffixes = tuple(sorted(gaz["suffixes"], key=len, reverse=True))
+        self._suffix_re = re.compile("|".join(map(re.escape, self.suffixes)))
         self.generic_multi = tuple(sorted((g for g in gaz["generic"] if len(g) > 1), key=len, reverse=True))
         self.generic_single = {g for g in gaz["generic"] if len(g) == 1}
         self.generic_heads = set(gaz["generic_single_heads"])
@@ -93,6 +96,11 @@ class OrgFinder:
         window = clause[offset : offset + self.window]
         if re.match(r"^(?:他|她)", window):
             return [], -1
+        # Cheap checks first: most clauses open with a verb or a preposition, or name no unit at all.
+        if not window or window[0] in NON_NAME_HEADS or cues.VERB_RE.match(window):
+            return [], 0
+        if not self._suffix_re.search(window) and not TITLE_WORD_RE.search(window):
+            return [], 0
         run, after = self._run(window, allow_end=False)
         if not run:
             return [], 0
@@ -132,13 +140,14 @@ class OrgFinder:
             if TITLE_WORD_RE.fullmatch(word) and any(t[1] in NAME_POS for t in run):
                 return run, ("同志", "nr")  # a person's title: the subject is a person
             special = (
-                word in JOINERS
+                (word in JOINERS and bool(run))
                 or word in {"（", "）", "(", ")", "所属"}
                 or (word in {"联合", "会同"} and bool(nxt))
                 or (word in {"各", "各级"} and not run)
                 or bool(re.fullmatch(r"[XＸ*＊]+", word))
                 or (flag == "m" and word.startswith("第"))
                 or (flag.startswith("v") and nxt.startswith(UNIT_HEADS) and bool(run))
+                or (flag.startswith("v") and self._unit_ahead(tokens, k) and not cues.VERB_RE.fullmatch(word))
             )
             predicate = (
                 word in PREDICATE_WORDS
@@ -155,6 +164,17 @@ class OrgFinder:
             return run, (word, flag)
         return (run, None) if allow_end else ([], None)
 
+    def _unit_ahead(self, tokens: list[tuple[str, str]], k: int) -> bool:
+        """A verb-like word opening a name (应用技术学院): a unit word follows within three nouns."""
+        if tokens[k][0] in PREDICATE_WORDS or len(tokens[k][0]) > 2:
+            return False
+        for word, flag in tokens[k + 1 : k + 4]:
+            if self._is_unit_token((word, flag, 0)):
+                return True
+            if flag not in NAME_POS:
+                return False
+        return False
+
     def name_run(self, window: str, allow_end: bool = False) -> int:
         """Length of the run of name-like tokens opening ``window`` (see :meth:`_run`)."""
         run, _ = self._run(window, allow_end)
@@ -162,7 +182,12 @@ class OrgFinder:
 
     def names_person(self, clause: str) -> bool:
         """Whether the clause's opening words name a person (``…负责人徐旺达回顾了…``)."""
-        tokens = [(t.word, t.flag) for t in self._pos.cut(clause[:24])]
+        head = clause[:24]
+        if PEOPLE_RE.search(head[:16]):
+            return True
+        if not (TITLE_WORD_RE.search(head) or re.search(r"书记|主任|长|负责人|同志|说|表示|指出|强调|介绍|回顾|认为", head)):
+            return False
+        tokens = [(t.word, t.flag) for t in self._pos.cut(head)]
         for k, (word, flag) in enumerate(tokens):
             if flag.startswith("nr") and len(word) >= 2:
                 nxt = tokens[k + 1][0] if k + 1 < len(tokens) else ""
@@ -325,6 +350,9 @@ class OrgFinder:
         """The spelling the body uses most for ``place`` (``咸阳`` → ``咸阳市``)."""
         if not place:
             return place
+        extended = Counter(re.findall(re.escape(place) + r"(?:市|县|区|旗)", body))
+        if extended and not place.endswith(("市", "县", "区", "旗")):
+            return extended.most_common(1)[0][0]
         if not place.endswith(self.suffixes):
             forms = Counter(re.findall(re.escape(place) + r"(?:自治州|自治县|市|县|区|州|旗|镇|乡)?", body))
             if forms:
