@@ -67,10 +67,13 @@ def test_practice_groups_become_second_level_headings(tmp_path):
     practices = stored_practices(tmp_path)
     for p in practices[:2]:
         p.group_id, p.group_label = 7, "学习制度"
+    practices[2].group_id, practices[2].group_label = 9, "五微学习法"  # alone in the export: no heading
     doc = docx.Document(io.BytesIO(export.to_docx(practices)))
     level2 = [p for p in doc.paragraphs if p.style.name == "Heading 2"]
     assert [p.text for p in level2] == ["（一）学习制度", "（二）其他做法"]
     assert east_asian_font(level2[0].runs[0]) == "楷体_GB2312"
+    texts = [p.text for p in doc.paragraphs]
+    assert texts.index("（二）其他做法") < next(i for i, t in enumerate(texts) if "五微" in t)
 
 
 def test_csv_opens_in_excel_and_with_the_csv_module(tmp_path):
