@@ -139,3 +139,16 @@ def test_subscriptions_are_managed_and_previewed_over_http(app_client, clock):
 
     assert client.delete(f"/api/subscriptions/{sub['id']}").status_code == 200
     assert client.get(f"/api/subscriptions/{sub['id']}").status_code == 404
+
+
+def test_the_service_runs_its_digest_ticker_by_default(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from service.api.app import create_app
+    from service.config import Settings
+
+    settings = Settings(data_dir=tmp_path / "data", load_sample_corpus=False, model_dir=tmp_path / "no-model")
+    app = create_app(settings)
+    with TestClient(app):
+        assert app.state.digest_scheduler.running
+    assert not app.state.digest_scheduler.running
