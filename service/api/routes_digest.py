@@ -209,8 +209,12 @@ def _unsubscribe(request: Request, conn, token: str) -> subs.Subscription | None
 
 
 @pages.get("/unsubscribe", response_class=HTMLResponse)
+@pages.post("/unsubscribe", response_class=HTMLResponse, include_in_schema=False)
 def unsubscribe_page(request: Request, conn: ConnDep, token: str = "") -> HTMLResponse:
-    """The link in every digest: unsubscribes without a login and confirms in plain Chinese."""
+    """The link in every digest: unsubscribes without a login and confirms in plain Chinese.
+
+    POST answers mail clients' one-click unsubscribe (RFC 8058), which posts to the same link.
+    """
     sub = _unsubscribe(request, conn, token)
     if sub is None:
         body = "退订链接无效或已过期，请直接使用邮件中的完整链接，或联系管理员。"

@@ -85,6 +85,8 @@ def test_subscriber_gets_new_practices_once_even_when_the_mail_server_is_down(ap
     assert page.status_code == 200 and "已退订" in page.text and "staff@unit.test" in page.text
     assert client.get(f"/api/subscriptions/{sub['id']}").json()["active"] is False
     assert client.get("/unsubscribe", params={"token": "1.forged"}).status_code == 400
+    assert mail_server.messages[2]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert client.post(urlsplit(link).path + "?" + urlsplit(link).query).status_code == 200  # one-click
 
 
 def test_webhook_answering_500_then_200_receives_the_digest_once(app_client, webhook, clock):
