@@ -140,7 +140,9 @@ class RankerWeights:
     rrf_k: float = 60.0
     depth: int = 200
     context_weight: float = 0.5  # BM25 weight of the context column against the practice text
-    expand: bool = True  # synonym expansion
+    expand: bool = True  # synonym expansion: a fourth ranker over the query words plus their expansions
+    expansion: float = 0.7
+    expand_vector_query: bool = False  # also append the expansions to the text the model embeds
     use_grams: bool = True
 
 
@@ -245,13 +247,19 @@ class PracticeIndex:
         w = self.weights
         where, params = _filter_sql(filters)
         lists: list[tuple[float, list[int]]] = []
-        word_terms = plan.words + plan.expanded_words
-        if word_terms and w.words > 0:
-            lists.append((w.words, self._fts(conn, "practice_words", word_terms, where, params, weights=(1.0, w.context_weight))))
+        bm25_weights = (1.0, w.context_weight)
+        if plan.words and w.words > 0:
+            lists.append((w.words, self._fts(conn, "practice_words", plan.words, where, params, bm25_weights)))
+        if plan.expanded_words and w.expansion > 0:
+            terms = plan.words + plan.expanded_words
+            lists.append((w.expansion, self._fts(conn, "practice_words", terms, where, params, bm25_weights)))
         if w.use_grams and plan.grams and w.grams > 0:
             lists.append((w.grams, self._fts(conn, "practice_grams", plan.grams, where, params, weights=(1.0,))))
         if self.embedder is not None and w.vectors > 0:
-            lists.append((w.vectors, self._vector_ranking(conn, plan.query, filters, where, params)))
+            text = plan.query
+            if w.expand_vector_query and plan.expansions:
+                text = f"{plan.query} {' '.join(plan.expansions)}"
+            lists.append((w.vectors, self._vector_ranking(conn, text, filters, where, params)))
         scores: dict[int, float] = {}
         for weight, ranking in lists:
             for rank, pid in enumerate(ranking):

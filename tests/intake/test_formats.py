@@ -31,6 +31,7 @@ def _seed_doc_text() -> str:
         ("UTF-8 with BOM (Windows Notepad)", b"\xef\xbb\xbf" + SEED_TEXT.encode("utf-8"), "utf-8"),
         ("UTF-16 LE with BOM", b"\xff\xfe" + SEED_TEXT.encode("utf-16-le"), "utf-16-le"),
         ("UTF-16 BE with BOM", b"\xfe\xff" + SEED_TEXT.encode("utf-16-be"), "utf-16-be"),
+        ("UTF-16 LE without BOM", SEED_TEXT.encode("utf-16-le"), "utf-16-le"),
         ("GB18030 (old Chinese Windows)", SEED_TEXT.encode("gb18030"), "gb18030"),
         ("GBK", SEED_TEXT.encode("gbk"), "gb18030"),
         ("Windows CRLF line ends", SEED_TEXT.replace("\n", "\r\n").encode("utf-8"), "utf-8"),

@@ -145,3 +145,16 @@ def test_model_loads_on_a_machine_with_an_empty_hub_cache(tmp_path: Path) -> Non
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["384", "1"]
     assert not any((tmp_path / "hf").rglob("*.safetensors"))
+
+
+def test_int8_option_stays_close_to_fp32_and_keeps_the_paraphrase_order(embedder: Embedder) -> None:
+    fast = Embedder.load(quantize=True)
+    assert fast.quantized and fast.dim == 384
+    clauses = corpus_clauses()
+    cos = np.sum(fast.encode(clauses) * embedder.encode(clauses), axis=1)
+    assert cos.min() >= 0.99
+    rows = triplets()
+    q = fast.encode([r["anchor"] for r in rows], query=True)
+    pos = fast.encode([r["positive"] for r in rows])
+    neg = fast.encode([r["negative"] for r in rows])
+    assert (np.sum(q * pos, axis=1) > np.sum(q * neg, axis=1)).mean() >= 0.9

@@ -94,9 +94,9 @@ def format_number(n: int, fmt: str) -> str:
     """Render counter ``n`` in Word numFmt ``fmt``."""
     if fmt in ("chineseCounting", "chineseCountingThousand", "japaneseCounting", "taiwaneseCounting"):
         return chinese_counting(n)
-    if fmt in ("ideographTraditional",):
+    if fmt == "ideographTraditional":
         return _TIANGAN[(n - 1) % 10]
-    if fmt == "decimalEnclosedCircle" or fmt == "decimalEnclosedCircleChinese":
+    if fmt in ("decimalEnclosedCircle", "decimalEnclosedCircleChinese"):
         return _CIRCLED[n - 1] if 0 < n <= len(_CIRCLED) else str(n)
     if fmt == "decimalFullWidth":
         return "".join(chr(ord(d) + 0xFEE0) for d in str(n))
