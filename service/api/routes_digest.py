@@ -89,6 +89,7 @@ def _view(request: Request, sub: subs.Subscription) -> dict[str, Any]:
     runner = _runner(request)
     data = sub.to_dict()
     data["next_send_at"] = next_slot(sub, runner.clock.now(), runner.tz).isoformat() if sub.active else None
+    data["timezone"] = str(runner.tz)  # send_at is read in this zone
     data["unsubscribe_url"] = unsubscribe_url(runner.settings.base_url, sub.id, runner.settings.secret_key)
     return data
 

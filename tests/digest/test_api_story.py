@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from tests.digest.app_support import catch_up, upload, word_file
 from tests.digest.conftest import SEED
@@ -121,7 +122,10 @@ def test_subscriptions_are_managed_and_previewed_over_http(app_client, clock):
     client.post("/api/subscriptions", json={"email": "other@unit.test", "orgs": ["市委办公室"]})
     mine = client.get("/api/subscriptions", params={"email": "staff@unit.test"}).json()["subscriptions"]
     assert [s["id"] for s in mine] == [sub["id"]]
-    assert sub["schedule"] == "每周一 08:30" and sub["next_send_at"]
+    assert sub["schedule"] == "每周一 08:30" and sub["timezone"] == "Asia/Shanghai"
+    next_send = datetime.fromisoformat(sub["next_send_at"]).astimezone(ZoneInfo("Asia/Shanghai"))
+    assert (next_send.isoweekday(), next_send.hour, next_send.minute) == (1, 8, 30)
+    assert next_send > clock.now()
 
     paused = client.patch(f"/api/subscriptions/{sub['id']}", json={"active": False}).json()
     assert paused["active"] is False and paused["next_send_at"] is None
