@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from tests.digest.app_support import catch_up, upload, word_file
+from tests.digest.app_support import catch_up, far_send_at, upload, word_file
 from tests.digest.conftest import SEED
 from tests.digest.servers import attachments, html_part, text_part
 
@@ -33,7 +33,7 @@ def test_subscriber_gets_new_practices_once_even_when_the_mail_server_is_down(ap
     client = app_client
     created = client.post(
         "/api/subscriptions",
-        json={"email": "staff@unit.test", "topics": ["思想建设"], "frequency": "weekly", "send_at": "08:30"},
+        json={"email": "staff@unit.test", "topics": ["思想建设"], "frequency": "daily", "send_at": far_send_at()},
     )
     assert created.status_code == 201, created.text
     sub = created.json()
@@ -92,7 +92,10 @@ def test_subscriber_gets_new_practices_once_even_when_the_mail_server_is_down(ap
 
 def test_webhook_answering_500_then_200_receives_the_digest_once(app_client, webhook, clock):
     client = app_client
-    sub = client.post("/api/subscriptions", json={"webhook_url": webhook.url, "topics": ["思想建设"]}).json()
+    sub = client.post(
+        "/api/subscriptions",
+        json={"webhook_url": webhook.url, "topics": ["思想建设"], "frequency": "daily", "send_at": far_send_at()},
+    ).json()
     upload(client, SEED.name, SEED.read_bytes())
     catch_up(clock)
     webhook.statuses = [500]
