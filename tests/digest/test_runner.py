@@ -14,7 +14,7 @@ from service.digest.runner import list_digests
 from service.digest.tokens import read_token
 from tests.digest.conftest import SAMPLES, SEED, digest_settings, make_runner, open_db
 from tests.digest.corpus_library import SEED_SPECS, XIANYANG, XIANYANG_SPECS, Spec, add_document
-from tests.digest.servers import attachments, html_part, text_part
+from tests.digest.servers import MailServer, attachments, html_part, text_part
 
 SHANGHAI = timedelta(hours=8)
 
@@ -241,3 +241,24 @@ def test_a_paused_subscription_gets_no_pending_retry(tmp_path, library_db, mail_
     (d,) = digests(library_db)
     assert d["status"] == "cancelled" and "暂停" in d["last_error"]
     assert mail_server.messages == []
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_smtp_login_from_settings_and_a_clear_error_when_it_is_refused(tmp_path, library_db, clock):
+    server = MailServer(login=("jingyan", "right-password"))
+    server.start()
+    try:
+        settings = digest_settings(tmp_path, server)
+        settings.smtp_user, settings.smtp_password = "jingyan", "wrong-password"
+        runner = make_runner(library_db, settings, clock)
+        subscribe(library_db, clock, email="staff@unit.test", topics=["思想建设"])
+        store(library_db, SEED_SPECS, clock.advance(timedelta(minutes=1)))
+        clock.advance(timedelta(minutes=1))
+        (failure,) = runner.run(force=True).failed
+        assert "拒绝登录" in failure["error"] and "JINGYAN_SMTP_PASSWORD" in failure["error"]
+
+        runner.settings.smtp_password = "right-password"
+        clock.advance(timedelta(minutes=2))
+        assert len(runner.run().sent) == 1 and len(server.messages) == 1
+    finally:
+        server.stop()
