@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from html import escape
 from typing import Any
@@ -35,15 +36,13 @@ def install(app: FastAPI) -> None:
     library: Library = app.state.library
     digest_schema.migrate(library.db.conn())
     settings = library.settings
-    lexical: list = []
 
+    @functools.cache
     def lexical_index():
         # Built on first use: saved queries are rare and the index loads the synonym table.
-        if not lexical:
-            from service.library.search import PracticeIndex
+        from service.library.search import PracticeIndex
 
-            lexical.append(PracticeIndex(None))
-        return lexical[0]
+        return PracticeIndex(None)
 
     runner = DigestRunner(
         settings,

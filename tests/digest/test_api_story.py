@@ -161,3 +161,20 @@ def test_the_service_runs_its_digest_ticker_by_default(tmp_path):
     with TestClient(app):
         assert app.state.digest_scheduler.running
     assert not app.state.digest_scheduler.running
+
+
+def test_a_saved_search_selects_what_the_search_index_finds(app_client, webhook, clock):
+    client = app_client
+    client.post("/api/subscriptions", json={"webhook_url": webhook.url, "query": "学习制度"})
+    upload(client, SEED.name, SEED.read_bytes())
+    catch_up(clock)
+    run(client)
+    (payload,) = webhook.received
+    delivered = {p["id"]: p["text"] for t in payload["topics"] for g in t["groups"] for p in g["practices"]}
+    assert any("日读一文" in t for t in delivered.values())
+    # Without a model the service searches by keywords alone, so the digest holds exactly the search's hits.
+    found = client.get("/api/search", params={"q": "学习制度", "limit": 100}).json()
+    everything = client.get("/api/search", params={"q": "", "limit": 1}).json()["total"]
+    assert set(delivered) == {h["practice"]["id"] for h in found["results"]}
+    assert len(delivered) < everything
+    assert payload["subscription"]["description"] == "检索：学习制度"
