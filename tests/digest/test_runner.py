@@ -62,7 +62,8 @@ def test_mail_holds_the_followed_topic_only_and_is_not_repeated(tmp_path, librar
     msg = mail_server.messages[0]
     assert msg["To"] == "staff@unit.test"
     assert msg.get_content_type() == "multipart/mixed"
-    assert msg.get_body(preferencelist=("plain", "html")).get_content_type() in ("text/plain", "text/html")
+    alternative = next(part for part in msg.iter_parts() if part.get_content_type() == "multipart/alternative")
+    assert [p.get_content_type() for p in alternative.iter_parts()] == ["text/plain", "text/html"]
     text, html = text_part(msg), html_part(msg)
     for body in (text, html):
         assert "市委办公室" in body and "日读一文" in body
