@@ -183,9 +183,14 @@ def arrange(practices: Sequence[ExportPractice]) -> OrderedDict[str, OrderedDict
 
 
 def practice_heading(p: ExportPractice) -> str:
-    """``市委办公室：“日读一文……”学习制度`` — the unit(s) and the practice's name when it has one."""
+    """``市委办公室：“日读一文……”学习制度`` — the unit(s) and the practice's name when it has one.
+
+    A directive (what a speech asks units to do) is marked, so readers do not take it for a
+    practice some unit already reports.
+    """
     units = "、".join(p.orgs) or "（未识别单位）"
-    return f"{units}：{p.name}" if p.name else units
+    heading = f"{units}：{p.name}" if p.name else units
+    return heading + "（工作要求）" if p.kind == "directive" else heading
 
 
 def source_line(p: ExportPractice) -> str:

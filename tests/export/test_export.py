@@ -95,6 +95,14 @@ def test_practice_groups_become_second_level_headings(tmp_path):
     assert texts.index("（二）其他做法") < next(i for i, t in enumerate(texts) if "五微" in t)
 
 
+def test_directives_are_marked_apart_from_reported_practices(tmp_path):
+    practices = stored_practices(tmp_path)
+    practices[3].kind = "directive"
+    body = "\n".join(p.text for p in docx.Document(io.BytesIO(export.to_docx(practices))).paragraphs)
+    assert "市发改委：“三卡预警”（工作要求）" in body
+    assert "市委办公室：“日读一文、周写千字、月读一书、季写一篇”。" in body
+
+
 def test_csv_opens_in_excel_and_with_the_csv_module(tmp_path):
     practices = stored_practices(tmp_path)
     data = export.to_csv(practices)
