@@ -19,9 +19,10 @@ VERB_RE = re.compile("|".join(sorted(ACTION_VERBS, key=len, reverse=True)))
 NAME_TYPES = (
     "学习制度 工作机制 工作法 学习法 学习活动 制度 机制 活动 模式 行动 工程 改革 品牌 平台 专栏 项目 体系 计划 服务 "
     "清单 课堂 架构 专班 阵地 党课 讲堂 大讲堂 建设 竞赛 队伍 志愿服务队 服务队 队 工作室 食堂 端口 档案 标准 "
-    "实践活动 主题党日活动 专题学习研讨会 研讨会 会议 交流总结会议 基地 方式 做法 要求 载体 理念"
+    "知识竞赛 实践活动 主题党日活动 专题学习研讨会 研讨会 会议 交流总结会议 基地 方式 做法 要求 载体 理念"
 ).split()
 NAME_TYPE_RE = re.compile("(?:" + "|".join(sorted(NAME_TYPES, key=len, reverse=True)) + ")")
+FIGURATIVE_RE = re.compile(r"\s*(?:作用|角色|效应|精神|之称|难题|问题|短板|瓶颈|现象)")
 QUOTE_RE = re.compile(r"《[^《》]{1,60}》|(?:“[^“”]{1,40}”\s*)+")
 
 # Modal 要 as in 要深入开展…, not 需要/重要/主要/要求/要点.
@@ -46,7 +47,7 @@ NARRATIVE_START_RE = re.compile(
     r"他|她|他们|她们|大家|同学们|党员们|师生们|与会|全体(?:党员|成员|师生|干部)|"
     r"小朋友|居民|村民|群众|记者|笔者|队员|救援队伍|网格长|网格员|老人|志愿者们|二人|三位)"
 )
-DATED_START_RE = re.compile(r"^(?:(?:\d{4}年)?\d{1,2}月(?:\d{1,2}日)?(?:至\d{1,2}日)?(?:\d{1,2}时许?)?|今年\w{0,4}|去年\w{0,4})[，,]")
+DATED_START_RE = re.compile(r"^(?:(?:\d{4}年)?\d{1,2}月(?:\d{1,2}日)?(?:至\d{1,2}日)?(?:\d{1,2}时许?)?|(?:今年|去年)(?:\d{1,2}月\w{0,3}|汛期|夏天|冬天|春节|国庆))[，,]")
 SPEECH_REPORT_RE = re.compile(r"(?:表示|指出|强调|说|谈到|分享道|写道|感慨道|认为|祝愿|希望|提出)[，：:]|(?:将|会)(?:持续|继续|进一步|以此)")
 CONTINUATION_RE = re.compile(r"^(?:还|更|并|也|且|又|同时)")
 TAKE_AS_RE = re.compile(r"^(?:[^，。]{0,12}[，,])?(?:将|把)[^，。；]{2,40}?(?:作为|纳入|列入|融入|延伸|下沉|建到|设到|建在|打造成)")
@@ -97,6 +98,13 @@ def is_background(text: str) -> bool:
     return bool(BACKGROUND_RE.search(text))
 
 
+def has_typed_name(text: str) -> bool:
+    """A 《title》 or a quotation followed by a practice type (“三卡预警”制度, “五微”学习法)."""
+    return any(
+        m.group().startswith("《") or NAME_TYPE_RE.match(text, m.end()) for m in QUOTE_RE.finditer(text)
+    )
+
+
 def find_name(text: str) -> tuple[str | None, tuple[int, int] | None]:
     """The practice's name: a 《title》 or “quoted” name plus a following type noun.
 
@@ -106,10 +114,17 @@ def find_name(text: str) -> tuple[str | None, tuple[int, int] | None]:
     matches = list(QUOTE_RE.finditer(text))
     if not matches:
         return None, None
+    # Figurative quotes (发挥“娘家”作用) name no practice.
+    matches = [m for m in matches if not FIGURATIVE_RE.match(text, m.end())]
+    if not matches:
+        return None, None
     titles = [m for m in matches if m.group().startswith("《")]
+    typed = [m for m in matches if NAME_TYPE_RE.match(text, m.end())]
     verb = VERB_RE.search(text)
     if titles:
         m = titles[0]
+    elif typed:
+        m = typed[0]
     else:
         after = [m for m in matches if verb and m.start() >= verb.start()]
         m = (after or matches)[0]

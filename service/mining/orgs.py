@@ -18,14 +18,14 @@ NAME_POS = {"n", "nr", "nrt", "nrfg", "ns", "nt", "nz", "j", "b", "eng", "zg", "
 JOINERS = {"和", "与", "及", "、", "等"}
 LEAD_RE = re.compile(r"^(?:如|例如|比如|再如|其中|同时|此外|另外|并且|并|还有|像|其次|最后)[，,]?")
 PLACE_RE = re.compile(r"^[\u4e00-\u9fff]{1,6}?(?:自治州|自治县|特别行政区|省|市|州|盟|县|区|旗)")
-BAD_HEAD_RE = re.compile(r"^[经由对在向从据按把将被让为与和及同跟给以于即]")
+BAD_HEAD_RE = re.compile(r"^(?:[经由对在向从据按把将被让为与和及同跟给以于即]|来自|包括|其中)")
 NOT_IN_NAME_RE = re.compile(r"积极|响应|部署|领导|同意|要求|认真|贯彻|落实|决定|精神|常态化")
 UNIT_HEADS = ("公司", "集团", "中心", "局", "委员会", "协会", "学会", "研究院", "研究所", "党委", "党总支", "党支部", "办公室")
 COMMON_WORDS = {
     "全部", "内部", "外部", "局部", "干部", "部分", "社会", "机会", "大会", "县乡", "市县", "乡镇", "县区", "镇村",
     "全区", "全市", "全县", "全省", "城市", "都市", "城区", "园区", "景区", "辖区", "片区", "街区", "校区", "山区",
     "农村", "乡村", "城乡", "市区", "地区", "本市", "全局", "本局", "当地", "基层", "各地", "全国", "一站", "驿站",
-    "党员干部", "领导干部", "机关干部", "青年干部", "基层干部", "村干部", "领会", "体会", "城镇", "村镇", "集镇", "小镇", "特色小镇", "城市群", "大都市", "都市圈", "时时处处", "到处", "各处", "好处", "难处", "支委", "聚会", "晚会", "约会",
+    "党员干部", "领导干部", "后台", "平台", "舞台", "讲台", "阳台", "前台", "社团", "集团", "团队", "场所", "住所", "处所", "机关干部", "青年干部", "基层干部", "村干部", "领会", "体会", "城镇", "村镇", "集镇", "小镇", "特色小镇", "城市群", "大都市", "都市圈", "时时处处", "到处", "各处", "好处", "难处", "支委", "聚会", "晚会", "约会",
 }
 NON_NAME_HEADS = set("在对以为将把从向由据按经让使被给于就并且而但也还又都已更再即如若")
 STOP_FLAGS = {"v", "p", "d", "c", "u", "uj", "ul", "uz", "ug", "ud", "uv", "r", "m", "q", "ad", "x", "y", "e", "o", "t", "tg", "i"}
@@ -159,6 +159,8 @@ class OrgFinder:
                 run.append((word, flag, pos))
                 pos += len(word)
                 continue
+            if word.strip() in {"“", "《"} and run:
+                return run, (word, flag)  # 北安市博物馆“…”主题活动: a unit and its named practice
             if word.strip() in {"，", ",", "。", "；", "：", "“", "”", "、", ""} or not run:
                 return [], None
             return run, (word, flag)
@@ -183,7 +185,7 @@ class OrgFinder:
     def names_person(self, clause: str) -> bool:
         """Whether the clause's opening words name a person (``…负责人徐旺达回顾了…``)."""
         head = clause[:24]
-        if PEOPLE_RE.search(head[:16]):
+        if PEOPLE_RE.search(head):
             return True
         if not (TITLE_WORD_RE.search(head) or re.search(r"书记|主任|长|负责人|同志|说|表示|指出|强调|介绍|回顾|认为", head)):
             return False
@@ -216,7 +218,9 @@ class OrgFinder:
             word = tok[0]
             current = items[-1]
             ends_unit = bool(current) and self._is_unit_token(current[-1])
-            if word == "、" or (word in {"和", "与", "及", "会同"} and ends_unit and not joint):
+            if word == "与" and ends_unit and not joint:
+                break  # 甲与乙建立合作: 乙 is a partner, not an actor
+            if word == "、" or (word in {"和", "及", "会同"} and ends_unit and not joint):
                 items.append([])
                 continue
             current.append(tok)

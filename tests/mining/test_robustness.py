@@ -79,3 +79,11 @@ def test_a_work_report_reviews_practices_and_then_sets_tasks():
     assert review and all(p.kind == "practice" for p in review)
     assert tasks and all(p.kind == "directive" for p in tasks)
     assert any(p.text.startswith("（一）大力推进现代化产业体系建设") for p in tasks)
+
+
+def test_issuing_unit_found_by_intake_acts_where_the_text_names_none():
+    from dataclasses import replace
+
+    doc = replace(_doc("工作总结\n今年以来，认真落实“三会一课”制度，组建党员志愿服务队3支。"), org="XX县民政局")
+    practices = extract(doc)
+    assert practices and all(p.orgs == ["XX县民政局"] for p in practices)
