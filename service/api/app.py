@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from service import __version__
 from service.config import Settings
+from service.web.routes import mount_pages
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -18,4 +19,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
+    mount_pages(app)  # staff pages and their static files (service/web)
     return app
