@@ -1,0 +1,493 @@
+"""Hybrid practice search: BM25 over jieba words and character bigrams, e5 vectors, fused by rank.
+
+Three rankers look at every query:
+
+* ``words``   — FTS5 BM25 over jieba search-mode tokens of the practice text plus its context
+  (name, units, section headings, document title, keywords, tags);
+* ``grams``   — FTS5 BM25 over character bigrams of the practice text and name (a paraphrase
+  such as 老同志发挥余热 shares characters with its target long before it shares words);
+* ``vectors`` — cosine similarity of e5 embeddings, brute force over an in-memory matrix.
+
+Their ranked lists are merged by weighted reciprocal rank fusion. Filters restrict every ranker
+before ranking, so a filtered search ranks only what the filter lets through.
+
+Example::
+
+    index = PracticeIndex(Embedder.load())
+    index.migrate(conn)
+    vectors = index.embed(items)                 # slow: outside the write transaction
+    conn.execute("BEGIN IMMEDIATE"); index.add(conn, items, vectors); conn.execute("COMMIT")
+    page = index.search(conn, "学习制度", SearchFilters(topic="思想建设"))
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from service.library import tokenize
+from service.library.db import apply_migrations
+from service.library.synonyms import SynonymTable
+from service.library.vectors import VectorStore
+
+if TYPE_CHECKING:
+    from service.mining.embed import Embedder
+
+COMPONENT = "search"
+
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE search_state (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE VIRTUAL TABLE practice_words USING fts5(
+        body, context, document_id UNINDEXED, tokenize = 'unicode61 remove_diacritics 0'
+    );
+    CREATE VIRTUAL TABLE practice_grams USING fts5(
+        body, document_id UNINDEXED, tokenize = 'unicode61 remove_diacritics 0'
+    );
+    CREATE TABLE practice_vectors (
+        practice_id INTEGER PRIMARY KEY,
+        document_id INTEGER NOT NULL,
+        vector      BLOB NOT NULL
+    );
+    CREATE INDEX practice_vectors_document ON practice_vectors(document_id);
+    CREATE TABLE practice_groups (
+        id         INTEGER PRIMARY KEY,
+        label      TEXT NOT NULL,
+        size       INTEGER NOT NULL DEFAULT 0,
+        centroid   BLOB,
+        keywords   TEXT NOT NULL DEFAULT '[]',
+        updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+    );
+    """,
+]
+
+
+@dataclass
+class IndexedPractice:
+    """What the library hands to the index for each stored practice."""
+
+    id: int
+    document_id: int
+    text: str
+    name: str | None
+    orgs: list[str]
+    topic: str
+    tags: list[str]
+    kind: str
+    section: list[str]
+    keywords: list[str]
+    doc_title: str
+    doc_kind: str
+    year: int | None
+
+
+@dataclass
+class SearchFilters:
+    """Restrictions applied before ranking; ``None`` means "any"."""
+
+    topic: str | None = None
+    org: str | None = None
+    kind: str | None = None
+    year: int | None = None
+    doc_kind: str | None = None
+    tag: str | None = None
+    document_id: int | None = None
+
+    def is_empty(self) -> bool:
+        return all(getattr(self, name) is None for name in self.__dataclass_fields__)
+
+
+@dataclass
+class Hit:
+    """One result: the practice, its fused score and the terms to highlight in its text."""
+
+    practice_id: int
+    score: float
+    highlights: list[str]
+
+
+@dataclass
+class SearchPage:
+    """A page of hits, the number of matches and facet counts over all filtered matches."""
+
+    hits: list[Hit]
+    total: int
+    facets: dict[str, dict[str, int]]
+
+
+@dataclass
+class RankerWeights:
+    """Weights of the three rankers in reciprocal rank fusion, and how deep each one looks."""
+
+    words: float = 1.0
+    grams: float = 1.0
+    vectors: float = 1.0
+    rrf_k: float = 60.0
+    depth: int = 200
+    context_weight: float = 0.5  # BM25 weight of the context column against the practice text
+    expand: bool = True  # synonym expansion
+    use_grams: bool = True
+
+
+FACETS = ("topic", "org", "year", "kind", "doc_kind")
+
+
+class PracticeIndex:
+    """The search component's index over the library's practices (see LIBRARY_CONTRACT)."""
+
+    def __init__(
+        self,
+        embedder: Embedder | None,
+        weights: RankerWeights | None = None,
+        synonyms: SynonymTable | None = None,
+        query_cache_size: int = 1024,
+    ) -> None:
+        self.embedder = embedder
+        self.weights = weights or RankerWeights()
+        self.synonyms = synonyms if synonyms is not None else SynonymTable.load()
+        tokenize.add_words(self.synonyms.terms())
+        self.vectors = VectorStore()
+        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_cache_size = query_cache_size
+        self._cache_lock = threading.Lock()
+
+    # -- schema -------------------------------------------------------------------------------
+
+    def migrate(self, conn: sqlite3.Connection) -> None:
+        """Create or upgrade the search tables (idempotent)."""
+        apply_migrations(conn, COMPONENT, MIGRATIONS)
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def embed(self, items: list[IndexedPractice]) -> np.ndarray | None:
+        """Passage embeddings of ``items`` (slow: call outside the write transaction); None without a model."""
+        if self.embedder is None or not items:
+            return None
+        return self.embedder.encode([embedding_text(it) for it in items], query=False)
+
+    def add(self, conn: sqlite3.Connection, items: list[IndexedPractice], vectors: np.ndarray | None) -> None:
+        """Index ``items`` inside the caller's open transaction (re-adding an id replaces it)."""
+        if not items:
+            return
+        ids = [it.id for it in items]
+        conn.executemany("DELETE FROM practice_words WHERE rowid = ?", [(i,) for i in ids])
+        conn.executemany("DELETE FROM practice_grams WHERE rowid = ?", [(i,) for i in ids])
+        conn.executemany(
+            "INSERT INTO practice_words(rowid, body, context, document_id) VALUES (?, ?, ?, ?)",
+            [
+                (it.id, " ".join(tokenize.words(it.text)), " ".join(tokenize.words(context_text(it))), it.document_id)
+                for it in items
+            ],
+        )
+        conn.executemany(
+            "INSERT INTO practice_grams(rowid, body, document_id) VALUES (?, ?, ?)",
+            [(it.id, " ".join(tokenize.bigrams(gram_text(it))), it.document_id) for it in items],
+        )
+        if vectors is not None:
+            if len(vectors) != len(items):
+                raise ValueError(f"{len(items)} practices but {len(vectors)} vectors")
+            self.vectors.add(conn, ids, [it.document_id for it in items], vectors)
+
+    def remove_document(self, conn: sqlite3.Connection, document_id: int) -> None:
+        """Drop every practice of a document from the index (inside the caller's transaction)."""
+        conn.execute("DELETE FROM practice_words WHERE document_id = ?", (document_id,))
+        conn.execute("DELETE FROM practice_grams WHERE document_id = ?", (document_id,))
+        self.vectors.remove_document(conn, document_id)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def search(
+        self, conn: sqlite3.Connection, q: str, filters: SearchFilters | None = None, limit: int = 10, offset: int = 0
+    ) -> SearchPage:
+        """Ranked practices for ``q`` within ``filters``; ``q == ""`` browses newest first."""
+        filters = filters or SearchFilters()
+        q = (q or "").strip()
+        if not q:
+            return self._browse(conn, filters, limit, offset)
+        plan = self.plan(q)
+        ranked = self._rank(conn, plan, filters)
+        ids = [pid for pid, _ in ranked]
+        page = ranked[offset : offset + limit]
+        texts = _texts(conn, [pid for pid, _ in page])
+        hits = [Hit(pid, score, highlight_terms(plan.highlight_terms, texts.get(pid, ""))) for pid, score in page]
+        return SearchPage(hits=hits, total=len(ids), facets=_facets_for_ids(conn, ids))
+
+    def plan(self, q: str) -> QueryPlan:
+        """Terms each ranker will use for ``q`` (the query's words, its bigrams and synonym expansions)."""
+        expansions = self.synonyms.expand(q) if self.weights.expand else []
+        words = tokenize.words(q)
+        expanded_words: list[str] = []
+        for phrase in expansions:
+            for w in [phrase.lower(), *tokenize.words(phrase)]:
+                if w not in words and w not in expanded_words and w not in tokenize.STOPWORDS:
+                    expanded_words.append(w)
+        grams = tokenize.bigrams(q)
+        highlight = [w for w in dict.fromkeys([*words, *expansions, *expanded_words]) if len(w) > 1 or len(words) == 1]
+        return QueryPlan(q, words, expanded_words, grams, expansions, highlight)
+
+    def _rank(self, conn: sqlite3.Connection, plan: QueryPlan, filters: SearchFilters) -> list[tuple[int, float]]:
+        """Fuse the rankers' lists into one ``[(practice_id, score)]`` best first."""
+        w = self.weights
+        where, params = _filter_sql(filters)
+        lists: list[tuple[float, list[int]]] = []
+        word_terms = plan.words + plan.expanded_words
+        if word_terms and w.words > 0:
+            lists.append((w.words, self._fts(conn, "practice_words", word_terms, where, params, weights=(1.0, w.context_weight))))
+        if w.use_grams and plan.grams and w.grams > 0:
+            lists.append((w.grams, self._fts(conn, "practice_grams", plan.grams, where, params, weights=(1.0,))))
+        if self.embedder is not None and w.vectors > 0:
+            lists.append((w.vectors, self._vector_ranking(conn, plan.query, filters, where, params)))
+        scores: dict[int, float] = {}
+        for weight, ranking in lists:
+            for rank, pid in enumerate(ranking):
+                scores[pid] = scores.get(pid, 0.0) + weight / (w.rrf_k + rank + 1)
+        return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+    def _fts(
+        self,
+        conn: sqlite3.Connection,
+        table: str,
+        terms: list[str],
+        where: str,
+        params: list[Any],
+        weights: tuple[float, ...],
+    ) -> list[int]:
+        match = tokenize.fts_query(terms)
+        if not match:
+            return []
+        bm25 = f"bm25({table}, {', '.join(str(float(x)) for x in weights)})"
+        sql = (
+            f"SELECT f.rowid FROM {table} f JOIN practices p ON p.id = f.rowid "
+            f"JOIN documents d ON d.id = p.document_id "
+            f"WHERE {table} MATCH ? AND {where} ORDER BY {bm25} LIMIT ?"
+        )
+        return [r[0] for r in conn.execute(sql, [match, *params, self.weights.depth])]
+
+    def query_vector(self, q: str) -> np.ndarray:
+        """The query's embedding, from a small LRU cache (repeated and paged queries skip the model)."""
+        with self._cache_lock:
+            cached = self._query_cache.get(q)
+            if cached is not None:
+                self._query_cache.move_to_end(q)
+                return cached
+        assert self.embedder is not None
+        vec = np.asarray(self.embedder.encode([q], query=True), dtype=np.float32)[0]
+        with self._cache_lock:
+            self._query_cache[q] = vec
+            while len(self._query_cache) > self._query_cache_size:
+                self._query_cache.popitem(last=False)
+        return vec
+
+    def _vector_ranking(
+        self, conn: sqlite3.Connection, q: str, filters: SearchFilters, where: str, params: list[Any]
+    ) -> list[int]:
+        vm = self.vectors.matrix(conn)
+        if not len(vm):
+            return []
+        scores = vm.matrix @ self.query_vector(q)
+        if not filters.is_empty():
+            allowed = _filtered_ids(conn, where, params)
+            scores = np.where(np.isin(vm.ids, allowed), scores, -np.inf)
+        return _top_ids(vm.ids, scores, self.weights.depth)
+
+    def similar(
+        self, conn: sqlite3.Connection, practice_id: int, limit: int = 10, other_documents: bool = True
+    ) -> list[Hit]:
+        """Practices most like ``practice_id`` by embedding (ties broken by shared bigrams), other documents by default."""
+        row = conn.execute("SELECT document_id, text FROM practices WHERE id = ?", (practice_id,)).fetchone()
+        if row is None:
+            return []
+        document_id, text = row[0], row[1]
+        vm = self.vectors.matrix(conn)
+        vec = vm.row(practice_id)
+        if vec is None:
+            return self._similar_lexical(conn, practice_id, document_id, text, limit, other_documents)
+        scores = vm.matrix @ vec
+        scores = np.where(vm.ids == practice_id, -np.inf, scores)
+        if other_documents:
+            scores = np.where(vm.doc_ids == document_id, -np.inf, scores)
+        pool = _top_ids(vm.ids, scores, max(limit * 4, 20))
+        if not pool:
+            return []
+        by_id = dict(zip(vm.ids.tolist(), scores.tolist(), strict=True))
+        texts = _texts(conn, pool)
+        mine = set(tokenize.bigrams(text))
+        words = set(tokenize.words(text))
+        ranked = []
+        for pid in pool:
+            if pid not in texts:
+                continue
+            theirs = set(tokenize.bigrams(texts[pid]))
+            overlap = len(mine & theirs) / max(1, len(mine | theirs))
+            ranked.append((pid, by_id[pid] + 0.05 * overlap))
+        ranked.sort(key=lambda kv: (-kv[1], kv[0]))
+        return [
+            Hit(pid, float(score), sorted(words & set(tokenize.words(texts[pid])), key=len, reverse=True)[:8])
+            for pid, score in ranked[:limit]
+        ]
+
+    def _similar_lexical(
+        self, conn: sqlite3.Connection, practice_id: int, document_id: int, text: str, limit: int, other_documents: bool
+    ) -> list[Hit]:
+        terms = tokenize.words(text)
+        where = "p.id != ?" + (" AND p.document_id != ?" if other_documents else "")
+        params: list[Any] = [practice_id, document_id] if other_documents else [practice_id]
+        ids = self._fts(conn, "practice_words", terms, where, params, weights=(1.0, self.weights.context_weight))
+        texts = _texts(conn, ids[:limit])
+        words = set(terms)
+        return [
+            Hit(pid, 1.0 / (rank + 1), sorted(words & set(tokenize.words(texts.get(pid, ""))), key=len, reverse=True)[:8])
+            for rank, pid in enumerate(ids[:limit])
+        ]
+
+    def _browse(self, conn: sqlite3.Connection, filters: SearchFilters, limit: int, offset: int) -> SearchPage:
+        where, params = _filter_sql(filters)
+        total = conn.execute(
+            f"SELECT COUNT(*) FROM practices p JOIN documents d ON d.id = p.document_id WHERE {where}", params
+        ).fetchone()[0]
+        rows = conn.execute(
+            f"SELECT p.id FROM practices p JOIN documents d ON d.id = p.document_id WHERE {where} "
+            "ORDER BY p.created_at DESC, p.document_id DESC, p.ordinal ASC, p.id ASC LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        ).fetchall()
+        hits = [Hit(r[0], 0.0, []) for r in rows]
+        return SearchPage(hits=hits, total=total, facets=_facets_where(conn, where, params))
+
+
+@dataclass
+class QueryPlan:
+    """How a query is looked up: its words, synonym expansions, bigrams and the terms to highlight."""
+
+    query: str
+    words: list[str]
+    expanded_words: list[str]
+    grams: list[str]
+    expansions: list[str] = field(default_factory=list)
+    highlight_terms: list[str] = field(default_factory=list)
+
+
+def embedding_text(item: IndexedPractice) -> str:
+    """The passage the model embeds: the practice's name and units in front of its text."""
+    head = []
+    if item.name and item.name not in item.text:
+        head.append(item.name)
+    orgs = [o for o in item.orgs if o not in item.text]
+    if orgs:
+        head.append("、".join(orgs))
+    return ("：".join(["；".join(head), item.text]) if head else item.text)[:1000]
+
+
+def context_text(item: IndexedPractice) -> str:
+    """Everything around the practice that a searcher may name: practice name, units, headings, title, keywords."""
+    return " ".join([item.name or "", *item.orgs, *item.section, item.doc_title, *item.keywords, *item.tags])
+
+
+def gram_text(item: IndexedPractice) -> str:
+    """The text whose bigrams are indexed: the practice's own words and its name."""
+    return f"{item.name or ''} {item.text}"
+
+
+def highlight_terms(terms: list[str], text: str) -> list[str]:
+    """The query terms (after expansion) found in ``text``, longest first, without terms inside longer ones."""
+    found = sorted({t for t in terms if t and t in text}, key=len, reverse=True)
+    out: list[str] = []
+    for t in found:
+        if not any(t in longer for longer in out):
+            out.append(t)
+    return out
+
+
+def _top_ids(ids: np.ndarray, scores: np.ndarray, k: int) -> list[int]:
+    """Ids of the ``k`` best finite scores, best first."""
+    finite = np.isfinite(scores)
+    n = int(finite.sum())
+    if n == 0:
+        return []
+    k = min(k, n)
+    part = np.argpartition(-scores, k - 1)[:k]
+    part = part[np.argsort(-scores[part], kind="stable")]
+    return [int(ids[i]) for i in part if np.isfinite(scores[i])]
+
+
+def _filter_sql(filters: SearchFilters) -> tuple[str, list[Any]]:
+    """SQL over ``practices p JOIN documents d`` for the filters (``1`` when none)."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if filters.topic is not None:
+        clauses.append("p.topic = ?")
+        params.append(filters.topic)
+    if filters.kind is not None:
+        clauses.append("p.kind = ?")
+        params.append(filters.kind)
+    if filters.document_id is not None:
+        clauses.append("p.document_id = ?")
+        params.append(filters.document_id)
+    if filters.year is not None:
+        clauses.append("d.year = ?")
+        params.append(filters.year)
+    if filters.doc_kind is not None:
+        clauses.append("d.kind = ?")
+        params.append(filters.doc_kind)
+    if filters.org is not None:
+        clauses.append("EXISTS (SELECT 1 FROM practice_orgs o WHERE o.practice_id = p.id AND o.org = ?)")
+        params.append(filters.org)
+    if filters.tag is not None:
+        clauses.append(
+            "EXISTS (SELECT 1 FROM practice_tags t WHERE t.practice_id = p.id AND t.tag = ? AND t.removed = 0)"
+        )
+        params.append(filters.tag)
+    return (" AND ".join(clauses) or "1"), params
+
+
+def _filtered_ids(conn: sqlite3.Connection, where: str, params: list[Any]) -> np.ndarray:
+    rows = conn.execute(
+        f"SELECT p.id FROM practices p JOIN documents d ON d.id = p.document_id WHERE {where}", params
+    ).fetchall()
+    return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+
+def _texts(conn: sqlite3.Connection, ids: list[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = conn.execute("SELECT id, text FROM practices WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(ids),))
+    return {r[0]: r[1] for r in rows}
+
+
+_FACET_SQL = {
+    "topic": "SELECT p.topic, COUNT(*) FROM {src} GROUP BY p.topic",
+    "kind": "SELECT p.kind, COUNT(*) FROM {src} GROUP BY p.kind",
+    "year": "SELECT d.year, COUNT(*) FROM {src} WHERE d.year IS NOT NULL GROUP BY d.year",
+    "doc_kind": "SELECT d.kind, COUNT(*) FROM {src} WHERE d.kind IS NOT NULL GROUP BY d.kind",
+    "org": "SELECT o.org, COUNT(DISTINCT p.id) FROM {src} JOIN practice_orgs o ON o.practice_id = p.id GROUP BY o.org",
+}
+
+
+def _facets_where(conn: sqlite3.Connection, where: str, params: list[Any]) -> dict[str, dict[str, int]]:
+    """Facet counts over every practice the filter SQL admits."""
+    src = f"(SELECT p.* FROM practices p JOIN documents d ON d.id = p.document_id WHERE {where}) AS p"
+    return _run_facets(conn, src, params)
+
+
+def _facets_for_ids(conn: sqlite3.Connection, ids: list[int]) -> dict[str, dict[str, int]]:
+    """Facet counts over the given practices (a search's full match list, not just the page)."""
+    src = "(SELECT p.* FROM practices p WHERE p.id IN (SELECT value FROM json_each(?))) AS p"
+    return _run_facets(conn, src, [json.dumps(ids)])
+
+
+def _run_facets(conn: sqlite3.Connection, src: str, params: list[Any]) -> dict[str, dict[str, int]]:
+    full = f"{src} JOIN documents d ON d.id = p.document_id"
+    out: dict[str, dict[str, int]] = {}
+    for name in FACETS:
+        sql = _FACET_SQL[name].format(src=full)
+        counts = {str(k): int(n) for k, n in conn.execute(sql, params) if k is not None}
+        out[name] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    return out

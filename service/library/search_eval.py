@@ -1,0 +1,222 @@
+"""Search quality on the labelled query set ``corpus/queries/queries.jsonl``.
+
+Builds a throw-away library from the sample documents — one entry per clause (a simple sentence
+split, with the same context fields a mined practice has) or the mined practices when mining is
+available — runs every query and prints recall@10 and MRR per query type and split.
+
+A hit is relevant when its text contains the query's labelled phrase and it comes from the
+labelled file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from service.config import REPO_ROOT
+from service.intake import parse_file
+from service.intake.document import Document
+from service.library.db import connect
+from service.library.schema import migrate as migrate_library
+from service.library.search import IndexedPractice, PracticeIndex, SearchFilters
+
+SAMPLES = REPO_ROOT / "corpus" / "samples"
+QUERIES = REPO_ROOT / "corpus" / "queries" / "queries.jsonl"
+EVAL_PREFIXES = ("seed__", "pb-lotjol__", "zhdj-zhongtiao__", "hust-partygov__")
+
+# A sentence ends after 。！？； and any closing quotes or brackets that follow it.
+_SENTENCE_END = re.compile(r"(?:(?<=[。！？；!?;])(?![”’」』）)\"'])|(?<=[。！？；!?;][”’」』）)\"']))")
+
+
+@dataclass
+class Entry:
+    """One searchable unit before it is stored: a clause or a mined practice."""
+
+    text: str
+    span: tuple[int, int]
+    section: list[str]
+    name: str | None = None
+    orgs: list[str] | None = None
+    topic: str = "其他"
+    kind: str = "practice"
+    keywords: list[str] | None = None
+    tags: list[str] | None = None
+    mentions: list[str] | None = None
+    confidence: float = 0.5
+
+
+def eval_files() -> list[Path]:
+    """The sample documents the labelled queries are written over."""
+    return sorted(p for p in SAMPLES.glob("*.txt") if p.name.startswith(EVAL_PREFIXES))
+
+
+def clause_entries(doc: Document, min_chars: int = 8) -> list[Entry]:
+    """One entry per sentence of every paragraph (very short sentences join the next one)."""
+    out: list[Entry] = []
+    for path, para in doc.iter_paragraphs():
+        start = para.span[0]
+        pending_start: int | None = None
+        pos = 0
+        for piece in _SENTENCE_END.split(para.text):
+            if not piece:
+                continue
+            s, e = pos, pos + len(piece)
+            pos = e
+            if pending_start is None:
+                pending_start = s
+            if len(piece.strip()) < min_chars and e < len(para.text):
+                continue
+            text = para.text[pending_start:e]
+            if text.strip():
+                out.append(Entry(text=text, span=(start + pending_start, start + e), section=list(path)))
+            pending_start = None
+    return out
+
+
+def practice_entries(doc: Document) -> list[Entry]:
+    """The mined practices of ``doc`` (requires the mining component)."""
+    from service.mining import extract  # type: ignore[attr-defined]
+
+    return [
+        Entry(
+            text=p.text,
+            span=tuple(p.span),
+            section=list(p.section),
+            name=p.name,
+            orgs=list(p.orgs),
+            topic=p.topic,
+            kind=p.kind,
+            keywords=list(p.keywords),
+            tags=list(p.tags),
+            mentions=list(p.mentions),
+            confidence=p.confidence,
+        )
+        for p in extract(doc)
+    ]
+
+
+def store_document(conn: sqlite3.Connection, doc: Document, filename: str, entries: list[Entry]) -> list[IndexedPractice]:
+    """Write a document and its entries into the library tables; return them as IndexedPractice."""
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    year = int(doc.date[:4]) if doc.date and doc.date[:4].isdigit() else None
+    sha = doc.source.sha256 if doc.source else filename
+    cur = conn.execute(
+        "INSERT INTO documents(sha256, filename, format, size, title, kind, org, date, year, text, created_at)"
+        " VALUES (?, ?, 'txt', ?, ?, ?, ?, ?, ?, ?, ?)",
+        (sha, filename, len(doc.text.encode()), doc.title, doc.kind, doc.org, doc.date, year, doc.text, now),
+    )
+    document_id = int(cur.lastrowid)
+    items: list[IndexedPractice] = []
+    for ordinal, e in enumerate(entries):
+        orgs = e.orgs or []
+        cur = conn.execute(
+            "INSERT INTO practices(document_id, ordinal, text, name, topic, kind, orgs_json, mentions_json,"
+            " keywords_json, section_json, span_start, span_end, confidence, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                document_id, ordinal, e.text, e.name, e.topic, e.kind, json.dumps(orgs, ensure_ascii=False),
+                json.dumps(e.mentions or [], ensure_ascii=False), json.dumps(e.keywords or [], ensure_ascii=False),
+                json.dumps(e.section, ensure_ascii=False), e.span[0], e.span[1], e.confidence, now,
+            ),
+        )
+        pid = int(cur.lastrowid)
+        conn.executemany("INSERT OR IGNORE INTO practice_orgs(practice_id, org) VALUES (?, ?)", [(pid, o) for o in orgs])
+        conn.executemany(
+            "INSERT OR IGNORE INTO practice_tags(practice_id, tag) VALUES (?, ?)", [(pid, t) for t in e.tags or []]
+        )
+        items.append(
+            IndexedPractice(
+                id=pid, document_id=document_id, text=e.text, name=e.name, orgs=orgs, topic=e.topic,
+                tags=list(e.tags or []), kind=e.kind, section=e.section, keywords=list(e.keywords or []),
+                doc_title=doc.title, doc_kind=doc.kind, year=year,
+            )
+        )
+    return items
+
+
+def build_library(
+    db_path: Path, index: PracticeIndex, files: Iterable[Path], mode: str = "clauses"
+) -> dict[str, Any]:
+    """Parse ``files``, store their clauses or practices and index them; returns timing figures."""
+    conn = connect(db_path)
+    migrate_library(conn)
+    index.migrate(conn)
+    t_embed = 0.0
+    n = 0
+    t0 = time.perf_counter()
+    for path in files:
+        doc = parse_file(path)
+        entries = practice_entries(doc) if mode == "practices" else clause_entries(doc)
+        conn.execute("BEGIN IMMEDIATE")
+        items = store_document(conn, doc, path.name, entries)
+        conn.execute("COMMIT")
+        t1 = time.perf_counter()
+        vectors = index.embed(items)
+        t_embed += time.perf_counter() - t1
+        conn.execute("BEGIN IMMEDIATE")
+        index.add(conn, items, vectors)
+        conn.execute("COMMIT")
+        n += len(items)
+    conn.close()
+    return {"entries": n, "seconds": time.perf_counter() - t0, "embed_seconds": t_embed}
+
+
+def load_queries(path: Path = QUERIES) -> list[dict[str, Any]]:
+    """The labelled queries, one JSON object a line."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def evaluate(conn: sqlite3.Connection, index: PracticeIndex, queries: list[dict[str, Any]], k: int = 10) -> dict:
+    """recall@k and MRR per (type, split) and overall, plus the per-query first relevant rank."""
+    filenames = {r[0]: r[1] for r in conn.execute("SELECT id, filename FROM documents")}
+    per_query = []
+    for q in queries:
+        page = index.search(conn, q["query"], SearchFilters(), limit=k)
+        ids = [h.practice_id for h in page.hits]
+        rows = {
+            r[0]: (filenames[r[1]], r[2])
+            for r in conn.execute(
+                "SELECT id, document_id, text FROM practices WHERE id IN (SELECT value FROM json_each(?))",
+                (json.dumps(ids),),
+            )
+        }
+        found = []
+        for rel in q["relevant"]:
+            rank = next(
+                (i + 1 for i, pid in enumerate(ids) if rows[pid][0] == rel["file"] and rel["phrase"] in rows[pid][1]),
+                None,
+            )
+            found.append(rank)
+        hits = sum(r is not None for r in found)
+        first = min((r for r in found if r is not None), default=None)
+        per_query.append(
+            {"query": q["query"], "type": q["type"], "split": q["split"], "recall": hits / len(found),
+             "rr": 1.0 / first if first else 0.0, "first": first}
+        )
+    summary: dict[str, dict[str, float]] = {}
+    for key in ["all", *sorted({f"{p['type']}/{p['split']}" for p in per_query}),
+                *sorted({p["type"] for p in per_query})]:
+        sel = [p for p in per_query if key == "all" or key in (p["type"], f"{p['type']}/{p['split']}")]
+        summary[key] = {
+            "n": len(sel),
+            "recall@10": float(np.mean([p["recall"] for p in sel])) if sel else 0.0,
+            "mrr": float(np.mean([p["rr"] for p in sel])) if sel else 0.0,
+        }
+    return {"summary": summary, "queries": per_query}
+
+
+def format_summary(summary: dict[str, dict[str, float]]) -> str:
+    """A small table: one row per type/split."""
+    lines = [f"{'类型/划分':<22}{'n':>4}{'recall@10':>11}{'MRR':>8}"]
+    for key, s in summary.items():
+        lines.append(f"{key:<24}{s['n']:>4}{s['recall@10']:>11.3f}{s['mrr']:>8.3f}")
+    return "\n".join(lines)
