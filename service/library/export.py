@@ -1,0 +1,363 @@
+"""Export practices as a Word 经验做法汇编, a CSV sheet or JSON.
+
+``load_export_practices`` reads the practices (with their source documents and group labels) from
+the library; the ``to_*`` renderers are pure: a list of :class:`ExportPractice` in, bytes out.
+The .docx follows 公文 conventions as far as fonts allow (GB/T 9704 sizes, line pitch, margins).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date
+
+from docx import Document as new_docx
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Cm, Pt
+
+from service.mining.practice import TOPICS
+
+DEFAULT_TITLE = "经验做法汇编"
+UNGROUPED = "其他做法"
+
+# 公文 font sizes: 二号 = 22 pt, 三号 = 16 pt.
+SIZE_TITLE = Pt(22)
+SIZE_BODY = Pt(16)
+LINE_PITCH = Pt(28)
+
+# The 公文 fonts and what Word should substitute when they are not installed (fontTable altName).
+FONT_TITLE = "方正小标宋简体"
+FONT_H1 = "黑体"
+FONT_H2 = "楷体_GB2312"
+FONT_BODY = "仿宋_GB2312"
+FONT_FALLBACKS = {
+    FONT_TITLE: "华文中宋",
+    FONT_H2: "楷体",
+    FONT_BODY: "仿宋",
+    FONT_H1: "SimHei",
+}
+ASCII_FONT = "Times New Roman"
+
+CN_NUMERALS = "一二三四五六七八九十"
+
+
+@dataclass
+class ExportPractice:
+    """One practice with everything an export shows about it."""
+
+    id: int
+    text: str
+    name: str | None
+    orgs: list[str]
+    topic: str
+    kind: str
+    document_id: int
+    doc_title: str
+    doc_filename: str
+    year: int | None = None
+    group_id: int | None = None
+    group_label: str | None = None
+    tags: list[str] = field(default_factory=list)
+    url: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------- reading from the library
+
+
+def load_export_practices(
+    conn: sqlite3.Connection, ids: Sequence[int], base_url: str | None = None
+) -> list[ExportPractice]:
+    """Read ``ids`` (in that order; unknown ids are skipped) with documents, tags and group labels."""
+    if not ids:
+        return []
+    wanted = list(dict.fromkeys(int(i) for i in ids))
+    rows: dict[int, sqlite3.Row] = {}
+    # Chunk the IN list: SQLite limits bound parameters.
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(
+            f"""SELECT p.id, p.text, p.name, p.orgs_json, p.topic, p.kind, p.document_id, p.group_id,
+                       d.title AS doc_title, d.filename AS doc_filename, d.year
+                FROM practices p JOIN documents d ON d.id = p.document_id
+                WHERE p.id IN ({marks})""",
+            chunk,
+        ):
+            rows[row["id"]] = row
+    tags = _tags_of(conn, list(rows))
+    labels = group_labels(conn, {r["group_id"] for r in rows.values() if r["group_id"] is not None})
+    out = []
+    for pid in wanted:
+        row = rows.get(pid)
+        if row is None:
+            continue
+        out.append(
+            ExportPractice(
+                id=pid,
+                text=row["text"],
+                name=row["name"],
+                orgs=json.loads(row["orgs_json"] or "[]"),
+                topic=row["topic"],
+                kind=row["kind"],
+                document_id=row["document_id"],
+                doc_title=row["doc_title"] or row["doc_filename"],
+                doc_filename=row["doc_filename"],
+                year=row["year"],
+                group_id=row["group_id"],
+                group_label=labels.get(row["group_id"]),
+                tags=tags.get(pid, []),
+                url=f"{base_url.rstrip('/')}/practices/{pid}" if base_url else None,
+            )
+        )
+    return out
+
+
+def _tags_of(conn: sqlite3.Connection, ids: list[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(
+            f"SELECT practice_id, tag FROM practice_tags WHERE removed = 0 AND practice_id IN ({marks}) "
+            "ORDER BY practice_id, tag",
+            chunk,
+        ):
+            out.setdefault(row[0], []).append(row[1])
+    return out
+
+
+def group_labels(conn: sqlite3.Connection, group_ids: set[int]) -> dict[int, str]:
+    """Labels of practice groups; the groups table belongs to the search component and may be absent."""
+    if not group_ids:
+        return {}
+    try:
+        from service.library.groups import PracticeGrouper
+    except ImportError:
+        return {}
+    grouper = PracticeGrouper()
+    labels: dict[int, str] = {}
+    for gid in group_ids:
+        try:
+            group = grouper.get_group(conn, gid)
+        except sqlite3.Error:
+            # Groups not built yet in this database: practices are listed under their topic only.
+            return labels
+        if group and group.get("label"):
+            labels[gid] = group["label"]
+    return labels
+
+
+# ---------------------------------------------------------------- arranging
+
+
+def arrange(practices: Sequence[ExportPractice]) -> OrderedDict[str, OrderedDict[str, list[ExportPractice]]]:
+    """Topic (taxonomy order) → practice group (largest first; ungrouped last) → practices."""
+    by_topic: dict[str, dict[str, list[ExportPractice]]] = {}
+    for p in practices:
+        by_topic.setdefault(p.topic, {}).setdefault(p.group_label or UNGROUPED, []).append(p)
+    order = {t: i for i, t in enumerate(TOPICS)}
+    out: OrderedDict[str, OrderedDict[str, list[ExportPractice]]] = OrderedDict()
+    for topic in sorted(by_topic, key=lambda t: (order.get(t, len(order)), t)):
+        groups = by_topic[topic]
+        keys = sorted(groups, key=lambda g: (g == UNGROUPED, -len(groups[g]), g))
+        out[topic] = OrderedDict((k, groups[k]) for k in keys)
+    return out
+
+
+def practice_heading(p: ExportPractice) -> str:
+    """``市委办公室：“日读一文……”学习制度`` — the unit(s) and the practice's name when it has one."""
+    units = "、".join(p.orgs) or "（未识别单位）"
+    return f"{units}：{p.name}" if p.name else units
+
+
+def source_line(p: ExportPractice) -> str:
+    """``来源：《标题》（文件名）``."""
+    title = p.doc_title or p.doc_filename
+    if title == p.doc_filename:
+        return f"来源：{p.doc_filename}"
+    return f"来源：《{title}》（{p.doc_filename}）"
+
+
+def cn_number(n: int) -> str:
+    """1 → 一, 12 → 十二, 21 → 二十一 (enough for headings)."""
+    if n <= 10:
+        return CN_NUMERALS[n - 1]
+    tens, ones = divmod(n, 10)
+    head = "" if tens == 1 else CN_NUMERALS[tens - 1]
+    return head + "十" + (CN_NUMERALS[ones - 1] if ones else "")
+
+
+# ---------------------------------------------------------------- renderers
+
+
+def to_json(practices: Sequence[ExportPractice], title: str = DEFAULT_TITLE, on: date | None = None) -> bytes:
+    """``{"title", "date", "count", "practices": [...]}`` as UTF-8 JSON."""
+    doc = {
+        "title": title,
+        "date": (on or date.today()).isoformat(),
+        "count": len(practices),
+        "practices": [p.to_dict() for p in practices],
+    }
+    return json.dumps(doc, ensure_ascii=False, indent=2).encode("utf-8")
+
+
+CSV_COLUMNS = ("编号", "主题", "做法组", "单位", "做法名称", "做法内容", "类型", "标签", "年份", "来源标题", "来源文件", "链接")
+
+
+def to_csv(practices: Sequence[ExportPractice]) -> bytes:
+    """One row per practice; UTF-8 with BOM so Excel opens the Chinese text correctly."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(CSV_COLUMNS)
+    for p in practices:
+        writer.writerow(
+            [
+                p.id,
+                p.topic,
+                p.group_label or "",
+                "、".join(p.orgs),
+                p.name or "",
+                p.text,
+                "经验做法" if p.kind == "practice" else "工作要求",
+                "、".join(p.tags),
+                p.year or "",
+                p.doc_title,
+                p.doc_filename,
+                p.url or "",
+            ]
+        )
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+
+
+def to_docx(practices: Sequence[ExportPractice], title: str = DEFAULT_TITLE, on: date | None = None) -> bytes:
+    """The 汇编: title, date, then 一、topic → （一）group → numbered practices with their source."""
+    on = on or date.today()
+    doc = new_docx()
+    _page_setup(doc)
+    _base_style(doc)
+    _register_fallback_fonts(doc)
+
+    _paragraph(doc, title, FONT_TITLE, SIZE_TITLE, align=WD_ALIGN_PARAGRAPH.CENTER, indent=False)
+    _paragraph(doc, f"{on.year}年{on.month}月{on.day}日", FONT_H2, SIZE_BODY, align=WD_ALIGN_PARAGRAPH.CENTER,
+               indent=False)
+    _paragraph(doc, f"共收录经验做法{len(practices)}条。", FONT_BODY, SIZE_BODY)
+
+    for t_index, (topic, groups) in enumerate(arrange(practices).items(), start=1):
+        _paragraph(doc, f"{cn_number(t_index)}、{topic}", FONT_H1, SIZE_BODY, style="Heading 1")
+        number = 0
+        # A topic whose practices belong to no group needs no level-2 heading.
+        only_ungrouped = list(groups) == [UNGROUPED]
+        for g_index, (label, items) in enumerate(groups.items(), start=1):
+            if not only_ungrouped:
+                _paragraph(doc, f"（{cn_number(g_index)}）{label}", FONT_H2, SIZE_BODY, style="Heading 2")
+            for p in items:
+                number += 1
+                para = _paragraph(doc, f"{number}. {practice_heading(p)}。", FONT_BODY, SIZE_BODY, bold=True)
+                _run(para, p.text, FONT_BODY, SIZE_BODY)
+                _paragraph(doc, source_line(p), FONT_H2, SIZE_BODY)
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+# ---------------------------------------------------------------- docx helpers
+
+
+def _page_setup(doc) -> None:
+    # GB/T 9704: A4, top 37 mm, bottom 35 mm, left 28 mm, right 26 mm.
+    for section in doc.sections:
+        section.page_width, section.page_height = Cm(21.0), Cm(29.7)
+        section.top_margin, section.bottom_margin = Cm(3.7), Cm(3.5)
+        section.left_margin, section.right_margin = Cm(2.8), Cm(2.6)
+
+
+def _base_style(doc) -> None:
+    normal = doc.styles["Normal"]
+    _set_fonts(normal.font, normal.element.get_or_add_rPr(), FONT_BODY, SIZE_BODY)
+    fmt = normal.paragraph_format
+    fmt.line_spacing_rule = WD_LINE_SPACING.EXACTLY
+    fmt.line_spacing = LINE_PITCH
+    fmt.space_before = fmt.space_after = Pt(0)
+    for name, font in (("Heading 1", FONT_H1), ("Heading 2", FONT_H2)):
+        style = doc.styles[name]
+        _set_fonts(style.font, style.element.get_or_add_rPr(), font, SIZE_BODY)
+        style.font.bold = False
+        style.font.italic = False
+        style.font.color.rgb = None
+        fmt = style.paragraph_format
+        fmt.line_spacing_rule = WD_LINE_SPACING.EXACTLY
+        fmt.line_spacing = LINE_PITCH
+        fmt.space_before = fmt.space_after = Pt(0)
+        fmt.keep_with_next = True
+
+
+def _set_fonts(font, rpr, east_asian: str, size) -> None:
+    """Latin text in Times New Roman, Chinese in ``east_asian`` (w:rFonts w:eastAsia)."""
+    font.name = ASCII_FONT
+    font.size = size
+    rfonts = rpr.find(qn("w:rFonts"))
+    if rfonts is None:
+        rfonts = OxmlElement("w:rFonts")
+        rpr.insert(0, rfonts)
+    rfonts.set(qn("w:eastAsia"), east_asian)
+    # Theme fonts would override the explicit names in Word.
+    for attr in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
+        rfonts.attrib.pop(qn(attr), None)
+
+
+def _register_fallback_fonts(doc) -> None:
+    """Declare the 公文 fonts in the font table with a GB2312 charset and an ``altName`` fallback."""
+    font_table = None
+    for rel in doc.part.rels.values():
+        if rel.reltype.endswith("/fontTable"):
+            font_table = rel.target_part
+    if font_table is None:
+        return
+    from docx.oxml import parse_xml
+
+    root = parse_xml(font_table.blob)
+    for name, alt in FONT_FALLBACKS.items():
+        font = OxmlElement("w:font")
+        font.set(qn("w:name"), name)
+        alt_el = OxmlElement("w:altName")
+        alt_el.set(qn("w:val"), alt)
+        charset = OxmlElement("w:charset")
+        charset.set(qn("w:val"), "86")  # GB2312
+        family = OxmlElement("w:family")
+        family.set(qn("w:val"), "modern" if name == FONT_H1 else "roman")
+        font.extend([alt_el, charset, family])
+        root.append(font)
+    from lxml import etree
+
+    font_table._blob = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+
+
+def _paragraph(doc, text: str, font: str, size, *, align=None, indent: bool = True, bold: bool = False,
+               style: str | None = None):
+    para = doc.add_paragraph(style=style)
+    if align is not None:
+        para.alignment = align
+    fmt = para.paragraph_format
+    fmt.line_spacing_rule = WD_LINE_SPACING.EXACTLY
+    fmt.line_spacing = LINE_PITCH
+    if indent and align is None:
+        fmt.first_line_indent = Pt(32)  # two characters of 三号
+    _run(para, text, font, size, bold=bold)
+    return para
+
+
+def _run(para, text: str, font: str, size, bold: bool = False):
+    run = para.add_run(text)
+    _set_fonts(run.font, run._element.get_or_add_rPr(), font, size)
+    run.font.bold = bold
+    return run
