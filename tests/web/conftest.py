@@ -36,11 +36,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 120.0) -> None:
+def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"服务进程提前退出，退出码 {proc.returncode}")
+            tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
+            raise RuntimeError(f"服务进程提前退出，退出码 {proc.returncode}：\n{tail}")
         try:
             with urllib.request.urlopen(f"{url}/api/health", timeout=2) as r:
                 if r.status == 200:
@@ -55,7 +56,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real service (``jingyan serve``) on a free loopback port with an empty library."""
     data = tmp_path_factory.mktemp("data")
     port = _free_port()
-    log = (tmp_path_factory.getbasetemp() / "server.log").open("w")
+    log_path = tmp_path_factory.getbasetemp() / "server.log"
+    log = log_path.open("w")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--data", str(data),
@@ -64,7 +66,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, proc)
+        _wait_healthy(url, proc, log_path)
         yield url
     finally:
         proc.terminate()
