@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from service import __version__
+from service.api import routes_digest as digest_stage
 from service.api import routes_documents, routes_groups, routes_jobs, routes_practices, routes_search
 from service.config import Settings
 from service.web.routes import mount_pages
@@ -40,9 +41,11 @@ def create_app(settings: Settings | None = None, embedder: Any | None = None) ->
             if queued:
                 log.info("queued %d sample documents", queued)
         library.start()
+        digest_stage.start(app)
         try:
             yield
         finally:
+            digest_stage.stop(app)
             await run_in_threadpool(library.close)
 
     app = FastAPI(title="经验库 Jingyan", version=__version__, lifespan=lifespan)
@@ -68,4 +71,5 @@ def create_app(settings: Settings | None = None, embedder: Any | None = None) ->
 
     for module in (routes_documents, routes_jobs, routes_search, routes_practices, routes_groups):
         app.include_router(module.router)
+    digest_stage.install(app)  # digest stage: export, tags, subscriptions, scheduler
     return app

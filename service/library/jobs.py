@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from service.intake.errors import IntakeError
 from service.library.store import BlobStore, Database, find_document_by_sha, transaction, utc_now
 from service.library.uploads import Arrival
 
@@ -190,12 +191,16 @@ def run_one(queue: JobQueue, handler: JobHandler, job: sqlite3.Row) -> None:
     """Run ``handler`` on a claimed job; anything it raises fails that job only."""
     try:
         handler(job)
+    except IntakeError as exc:
+        log.info("job %s (%s) refused: %s", job["id"], job["filename"], exc)
+        queue.fail(job["id"], exc.code, exc.user_line())
     except Exception as exc:  # one bad file must never stop the queue
         log.exception("job %s (%s) failed", job["id"], job["filename"])
-        code = getattr(exc, "code", None) or "internal"
-        message = getattr(exc, "user_line", None)
-        text = message() if callable(message) else f"处理该文件时出错，请重试或联系管理员（技术原因：{exc}）"
-        queue.fail(job["id"], code, text)
+        queue.fail(
+            job["id"],
+            "internal",
+            f"处理该文件时出错，请重试或联系管理员（技术原因：{type(exc).__name__}: {exc}）",
+        )
 
 
 class Worker:

@@ -1,0 +1,117 @@
+"""Sentence embeddings for practices and queries, from the bundled multilingual-e5-small.
+
+The model folder is built once by ``python -m models.build`` (part of ``make setup``); loading never
+touches the network. Vectors are L2-normalised float32 rows, so a dot product is the cosine.
+
+    >>> emb = Embedder.load()
+    >>> P = emb.encode(["在项目一线成立临时党支部"])          # passages (stored practices)
+    >>> q = emb.encode(["工地上建党组织"], query=True)         # search queries
+    >>> float(P[0] @ q[0])
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+# Must be set before sentence_transformers / transformers are first imported: no hub, ever.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+# Cap on characters handed to the tokenizer: the model reads at most 256 tokens anyway (set when the
+# folder is built), and a whole document pasted as one text should not cost a full tokenisation.
+MAX_INPUT_CHARS = 4096
+TORCH_THREADS = 2
+BUILD_HINT = "请先运行 make setup 构建模型"
+
+
+class ModelNotBuiltError(RuntimeError):
+    """The embedding model folder is missing or unusable; ``detail`` carries the technical cause."""
+
+    def __init__(self, model_dir: Path, detail: str) -> None:
+        self.model_dir = model_dir
+        self.detail = detail
+        super().__init__(f"语义检索模型不可用（{model_dir}）：{BUILD_HINT}（python -m models.build）。技术原因：{detail}")
+
+
+class Embedder:
+    """Encodes texts with e5's prompts: ``query: `` for searches, ``passage: `` for stored texts."""
+
+    def __init__(self, model, model_dir: Path, quantized: bool = False) -> None:
+        self._model = model
+        self.model_dir = model_dir
+        self.quantized = quantized
+        self._dim = int(model.get_embedding_dimension())
+
+    @classmethod
+    def load(cls, model_dir: Path | None = None, quantize: bool = False) -> Embedder:
+        """Load the built model (default ``Settings().model_dir``) on CPU with 2 threads.
+
+        ``quantize=True`` converts the encoder's Linear layers to dynamic int8 (see models/MODELS.md
+        for the measured speed and agreement with fp32). Raises ``ModelNotBuiltError`` with a
+        Chinese message if the folder was never built or is damaged.
+        """
+        if model_dir is None:
+            from service.config import Settings
+
+            model_dir = Settings().model_dir
+        model_dir = Path(model_dir)
+        if not (model_dir / "modules.json").is_file():
+            raise ModelNotBuiltError(model_dir, "目录不存在或缺少 modules.json")
+
+        import torch
+
+        torch.set_num_threads(TORCH_THREADS)
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        try:
+            model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
+        except Exception as exc:  # any load failure means the folder must be rebuilt
+            raise ModelNotBuiltError(model_dir, f"{type(exc).__name__}: {exc}") from exc
+        model.eval()
+        if quantize:
+            model = _quantize_int8(model)
+        return cls(model, model_dir, quantized=quantize)
+
+    @property
+    def dim(self) -> int:
+        """Vector length (384 for e5-small)."""
+        return self._dim
+
+    def encode(self, texts: list[str], query: bool = False, batch_size: int = 32) -> np.ndarray:
+        """Embed ``texts`` as rows of a ``(len(texts), dim)`` float32 array, each of unit length.
+
+        ``query=True`` for search input, otherwise the texts are treated as passages. Inputs longer
+        than 256 tokens are truncated (practice clauses are far shorter).
+        """
+        if not texts:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        cleaned = [" ".join(t.split())[:MAX_INPUT_CHARS] for t in texts]
+        vectors = self._model.encode(
+            cleaned,
+            prompt_name="query" if query else "passage",
+            batch_size=batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def _quantize_int8(model):
+    """Swap the encoder's Linear layers for dynamic int8 ones (weights int8, activations per batch)."""
+    import torch
+    from torch.ao.quantization import quantize_dynamic
+
+    transformer = model[0]
+    with warnings.catch_warnings():
+        # torch marks the eager quantization API deprecated in favour of torchao; it still works on CPU.
+        warnings.simplefilter("ignore", (DeprecationWarning, FutureWarning))
+        transformer.model = quantize_dynamic(transformer.model, {torch.nn.Linear}, dtype=torch.qint8)
+    return model
