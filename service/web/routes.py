@@ -14,17 +14,22 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
 
+from service.api import routes_tags
+from service.digest import subscriptions as subs
+from service.digest.runner import DigestRunner
 from service.intake.document import DOCUMENT_KINDS
 from service.library import store
 from service.library.library import Library
 from service.library.results import hits_with_practices, search_results
 from service.library.search import SearchFilters
+from service.library.store import transaction
 from service.mining.practice import TOPICS
 from service.web.highlight import Marked, containing_block, document_blocks, mark_spans, mark_terms, outline
 
@@ -262,6 +267,10 @@ def _similar(library: Library, practice_id: int, limit: int) -> list[dict[str, A
 @router.get("/practices/{practice_id}", response_class=HTMLResponse)
 def practice_page(request: Request, practice_id: int) -> HTMLResponse:
     """做法详情: unit, name, topic, tags, source paragraph with the clause highlighted, similar practices."""
+    return _practice_page(request, practice_id)
+
+
+def _practice_page(request: Request, practice_id: int, error: str | None = None) -> HTMLResponse:
     library = _library(request)
     conn = library.db.conn()
     practice = store.get_practice(conn, practice_id)
@@ -278,8 +287,42 @@ def practice_page(request: Request, practice_id: int) -> HTMLResponse:
         group=group,
         source_html=_source_html(library, practice),
         similar=_similar(library, practice_id, 8),
-        tags_editable=TAGS_EDITABLE,
+        tags_editable=True,
+        error=error,
+        status_code=422 if error else 200,
     )
+
+
+async def _form_tag(request: Request) -> str:
+    return str((await request.form()).get("tag") or "")
+
+
+@router.post("/practices/{practice_id}/tags", response_class=HTMLResponse)
+async def add_tag(request: Request, practice_id: int) -> Response:
+    """Staff add a tag (the tag API's own function does the work and the checks)."""
+    tag = await _form_tag(request)
+    return await run_in_threadpool(_change_tag, request, practice_id, tag, True)
+
+
+@router.post("/practices/{practice_id}/tags/remove", response_class=HTMLResponse)
+async def remove_tag(request: Request, practice_id: int) -> Response:
+    """Staff remove a tag."""
+    tag = await _form_tag(request)
+    return await run_in_threadpool(_change_tag, request, practice_id, tag, False)
+
+
+def _change_tag(request: Request, practice_id: int, tag: str, add: bool) -> Response:
+    conn = _library(request).db.conn()
+    try:
+        if add:
+            routes_tags.add_tag(practice_id, conn, {"tag": tag})
+        else:
+            routes_tags.remove_tag(practice_id, tag, conn)
+    except HTTPException as exc:
+        if exc.status_code == 404 and store.get_practice(conn, practice_id) is None:
+            return not_found(request, str(exc.detail))
+        return _practice_page(request, practice_id, error=str(exc.detail))
+    return RedirectResponse(f"/practices/{practice_id}#tags", status_code=303)
 
 
 @router.get("/practices/{practice_id}/similar-fragment", response_class=HTMLResponse)
@@ -288,9 +331,6 @@ def similar_fragment(request: Request, practice_id: int) -> HTMLResponse:
     return render(
         request, "similar_fragment.html", practice_id=practice_id, similar=_similar(_library(request), practice_id, 5)
     )
-
-
-TAGS_EDITABLE = False
 
 
 # ---------------------------------------------------------------- documents
@@ -413,6 +453,122 @@ def group_page(request: Request, group_id: int) -> HTMLResponse:
         active="groups",
         g=group,
         practices=[practice_view(i, []) for i in items],
+    )
+
+
+# ---------------------------------------------------------------- subscriptions
+
+FREQUENCY_CHOICES = list(subs.FREQUENCIES.items())
+WEEKDAY_CHOICES = [(i, f"周{d}") for i, d in enumerate(subs.WEEKDAYS, start=1)]
+
+
+def _runner(request: Request) -> DigestRunner:
+    return request.app.state.digest_runner
+
+
+def _subscription_view(sub: subs.Subscription) -> dict[str, Any]:
+    return {
+        "id": sub.id,
+        "email": sub.email,
+        "summary": sub.describe(),
+        "schedule": sub.schedule_text(),
+        "active": sub.active,
+    }
+
+
+def _subscriptions_page(
+    request: Request, email: str | None, notice: str | None = None, error: str | None = None,
+    form: dict[str, Any] | None = None,
+) -> HTMLResponse:
+    conn = _library(request).db.conn()
+    email = (email or "").strip() or None
+    found = subs.list_all(conn, email=email) if email else []
+    return render(
+        request,
+        "subscriptions.html",
+        422 if error else 200,
+        title="订阅",
+        active="subscriptions",
+        email=email,
+        subscriptions=[_subscription_view(s) for s in found],
+        notice=error or notice,
+        notice_kind="error" if error else "ok",
+        all_topics=TOPICS,
+        frequencies=FREQUENCY_CHOICES,
+        weekdays=WEEKDAY_CHOICES,
+        form=form or {},
+    )
+
+
+@router.get("/subscriptions", response_class=HTMLResponse)
+def subscriptions_page(request: Request, email: str | None = None, done: str | None = None) -> HTMLResponse:
+    """订阅: list one's own subscriptions by e-mail, create, pause, delete."""
+    notices = {"created": "订阅已创建。", "paused": "订阅已暂停。", "resumed": "订阅已恢复。", "deleted": "订阅已删除。"}
+    return _subscriptions_page(request, email, notices.get(done or ""))
+
+
+@router.post("/subscriptions", response_class=HTMLResponse)
+async def create_subscription(request: Request) -> Response:
+    """Create a subscription from the form, validated by the digest stage's own rules."""
+    form = await request.form()
+    payload: dict[str, Any] = {
+        "email": str(form.get("email") or "").strip(),
+        "topics": [str(t) for t in form.getlist("topics")],
+        "tags": str(form.get("tags") or ""),
+        "orgs": str(form.get("orgs") or ""),
+        "query": str(form.get("query") or ""),
+        "frequency": str(form.get("frequency") or "weekly"),
+        "send_at": str(form.get("send_at") or "08:30"),
+        "weekday": _int(str(form.get("weekday") or "")) or 1,
+    }
+
+    def work() -> Response:
+        conn = _library(request).db.conn()
+        try:
+            with transaction(conn):
+                sub = subs.create(conn, payload, _runner(request).clock.now())
+        except subs.SubscriptionError as exc:
+            return _subscriptions_page(request, payload["email"], error=exc.message, form=payload)
+        return RedirectResponse(_url("/subscriptions", {"email": sub.email, "done": "created"}), status_code=303)
+
+    return await run_in_threadpool(work)
+
+
+@router.post("/subscriptions/{subscription_id}/{action}", response_class=HTMLResponse)
+def change_subscription(request: Request, subscription_id: int, action: str) -> Response:
+    """Pause, resume or delete one subscription, then back to its owner's list."""
+    conn = _library(request).db.conn()
+    try:
+        sub = subs.get(conn, subscription_id)
+        with transaction(conn):
+            if action == "delete":
+                subs.delete(conn, subscription_id)
+            elif action in ("pause", "resume"):
+                subs.update(conn, subscription_id, {"active": action == "resume"}, _runner(request).clock.now())
+            else:
+                return not_found(request, "不支持的操作。")
+    except subs.SubscriptionNotFound:
+        return not_found(request, "未找到该订阅，可能已被删除。")
+    done = {"delete": "deleted", "pause": "paused", "resume": "resumed"}[action]
+    return RedirectResponse(_url("/subscriptions", {"email": sub.email, "done": done}), status_code=303)
+
+
+@router.get("/subscriptions/{subscription_id}/preview", response_class=HTMLResponse)
+def subscription_preview(request: Request, subscription_id: int) -> HTMLResponse:
+    """The next digest of one subscription as it would be sent now (nothing is sent or recorded)."""
+    conn = _library(request).db.conn()
+    try:
+        sub = subs.get(conn, subscription_id)
+    except subs.SubscriptionNotFound:
+        return not_found(request, "未找到该订阅，可能已被删除。")
+    preview = _runner(request).preview(conn, sub)
+    return render(
+        request,
+        "subscription_preview.html",
+        title="摘要预览",
+        active="subscriptions",
+        sub=_subscription_view(sub),
+        preview=preview,
     )
 
 

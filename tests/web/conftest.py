@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -51,31 +52,43 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 
     raise RuntimeError(f"服务在 {timeout:.0f} 秒内没有就绪：{url}")
 
 
+@contextmanager
+def running_service(data: Path) -> Iterator[str]:
+    """``jingyan serve`` as a real subprocess on a free loopback port; yields its base URL."""
+    port = _free_port()
+    log_path = data.parent / f"{data.name}-server.log"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--data", str(data),
+             "--no-sample-corpus"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_healthy(url, proc, log_path)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real service (``jingyan serve``) on a free loopback port with an empty library."""
-    data = tmp_path_factory.mktemp("data")
-    port = _free_port()
-    log_path = tmp_path_factory.getbasetemp() / "server.log"
-    log = log_path.open("w")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--data", str(data),
-         "--no-sample-corpus"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc, log_path)
+    """The service shared by most page tests (an empty library at first)."""
+    with running_service(tmp_path_factory.mktemp("data")) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+
+
+@pytest.fixture(scope="module")
+def fresh_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A service of its own for stories that must start from an empty library."""
+    with running_service(tmp_path_factory.mktemp("fresh")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -120,3 +133,20 @@ def artifacts() -> Path:
     """Where screenshots go (gitignored) so a person can look at them."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def seeded(server: str) -> str:
+    """The library holding the seed speech (uploaded through the API unless already there)."""
+    import httpx
+
+    seed = ROOT / "corpus" / "samples" / "seed__000_d56bd712dbae6b12.txt"
+    with httpx.Client(base_url=server, timeout=30) as client:
+        jobs = client.post("/api/documents", files={"files": (seed.name, seed.read_bytes(), "text/plain")}).json()["jobs"]
+        deadline = time.monotonic() + 180
+        job = jobs[0]
+        while job["status"] not in ("done", "failed") and time.monotonic() < deadline:
+            time.sleep(0.5)
+            job = client.get(f"/api/jobs/{job['id']}").json()
+        assert job["status"] == "done", job
+    return server

@@ -15,9 +15,9 @@ SEED = ROOT / "corpus" / "samples" / "seed__000_d56bd712dbae6b12.txt"
 
 
 @pytest.mark.slow
-def test_upload_search_open_and_export(page: Page, artifacts, outside_requests):
-    # Upload the speech through the upload page's ordinary file input.
-    page.goto("/upload")
+def test_upload_search_open_and_export(page: Page, fresh_server, artifacts, outside_requests):
+    # Upload the speech through the upload page's ordinary file input, into an empty library.
+    page.goto(f"{fresh_server}/upload")
     page.set_input_files("#files", str(SEED))
     row = page.locator(".upload-item", has_text=SEED.name)
     expect(row.locator(".status")).to_have_text(re.compile("已完成"), timeout=120_000)
@@ -55,7 +55,7 @@ def test_upload_search_open_and_export(page: Page, artifacts, outside_requests):
 
 
 @pytest.mark.slow
-def test_document_page_marks_practices_in_place(page: Page, artifacts):
+def test_document_page_marks_practices_in_place(page: Page, seeded, artifacts):
     """The speech's page shows its outline and each extracted practice marked inside the text."""
     page.goto("/documents")
     page.locator("table a", has_text="交流会").first.click()
