@@ -1,0 +1,33 @@
+"""Mining: Document → practices (who did what, under what name, topic, kind), no storage."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from service.mining.practice import PRACTICE_KINDS, TOPICS, Practice
+
+if TYPE_CHECKING:
+    from service.intake.document import Document
+    from service.mining.extractor import Extractor
+
+__all__ = ["PRACTICE_KINDS", "TOPICS", "Practice", "default_extractor", "extract"]
+
+_extractor: Extractor | None = None
+_lock = threading.Lock()
+
+
+def default_extractor() -> Extractor:
+    """The shared Extractor; jieba, the dictionary and the topic model are loaded on first use."""
+    global _extractor
+    with _lock:
+        if _extractor is None:
+            from service.mining.extractor import Extractor
+
+            _extractor = Extractor()
+    return _extractor
+
+
+def extract(document: Document) -> list[Practice]:
+    """Practices and directives of ``document`` in reading order (see :class:`Extractor`)."""
+    return default_extractor().run(document)

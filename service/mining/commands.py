@@ -1,0 +1,88 @@
+"""CLI commands of the mining stage: ``jingyan extract`` and ``jingyan eval``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from service.config import Settings
+
+
+def _extract(args: argparse.Namespace) -> int:
+    from service.intake import parse_file
+    from service.intake.errors import IntakeError
+    from service.mining import extract
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        doc = parse_file(Path(args.file), settings=Settings.from_env())
+    except IntakeError as exc:
+        print(f"无法解析 {args.file}：{exc.user_line()}", file=sys.stderr)
+        return 2
+    practices = extract(doc)
+    if args.json:
+        out = {"document": doc.to_dict(), "practices": [p.to_dict() for p in practices]}
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return 0
+    print(f"{doc.title}：共 {len(practices)} 条（做法 {sum(p.kind == 'practice' for p in practices)}，"
+          f"要求 {sum(p.kind == 'directive' for p in practices)}）")
+    for p in practices:
+        kind = "做法" if p.kind == "practice" else "要求"
+        print(f"[{kind}｜{p.topic}] {'、'.join(p.orgs) or '—'}：{p.name or ''}")
+        print(f"    {p.text}")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from service.intake import parse_file
+    from service.mining import extract
+    from service.mining.evaluate import DocScore, evaluate
+
+    scores = evaluate(lambda path: parse_file(path), extract)
+    header = f"{'文件':<34}{'金标':>5}{'预测':>5}{'命中':>5}{'P':>7}{'R':>7}{'F1':>7}{'单位':>7}{'主题':>7}"
+    for split in ("dev", "heldout"):
+        rows = [s for s in scores if s.split == split]
+        if not rows:
+            continue
+        print(f"\n== {split} ({len(rows)} 份) ==")
+        print(header)
+        total = DocScore("合计", split)
+        for s in rows:
+            total.add(s)
+            print(_row(s))
+        print(_row(total))
+        if args.details and split == "dev":
+            for s in rows:
+                _details(s)
+    return 0
+
+
+def _row(s) -> str:  # noqa: ANN001 - DocScore, imported lazily
+    return (f"{s.file:<34}{s.gold:>5}{s.predicted:>5}{s.matched:>5}{s.precision:>7.2f}{s.recall:>7.2f}"
+            f"{s.f1:>7.2f}{s.unit_accuracy:>7.2f}{s.topic_accuracy:>7.2f}")
+
+
+def _details(s) -> None:  # noqa: ANN001
+    print(f"\n-- {s.file}")
+    for g in s.misses:
+        print(f"  漏  {g['kind']:<9} {g['phrase']}")
+    for p in s.extra:
+        print(f"  多  {p.kind:<9} {'、'.join(p.orgs)}｜{p.text[:70]}")
+    for g, p in s.wrong_units:
+        print(f"  单位 {g['orgs']} ≠ {p.orgs}｜{g['phrase']}")
+    for g, p in s.wrong_topics:
+        print(f"  主题 {g['topic']} ≠ {p.topic}｜{g['phrase']}")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``extract`` and ``eval`` to the ``jingyan`` command."""
+    p = sub.add_parser("extract", help="从一个文件中抽取经验做法（单位、做法名称、主题、出处）")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出文档和做法")
+    p.set_defaults(func=_extract)
+    e = sub.add_parser("eval", help="用 corpus/dev 的标注评估做法抽取（分 dev 与 heldout）")
+    e.add_argument("--details", action="store_true", help="列出 dev 文档的漏抽、多抽和单位/主题错误")
+    e.set_defaults(func=_eval)

@@ -1,0 +1,113 @@
+"""Surface cues of the genre: what makes a clause a reported practice, a directive, or neither."""
+
+from __future__ import annotations
+
+import re
+
+ACTION_VERBS = (
+    "推行 实行 推出 推广 建立 建起 健全 完善 开展 制定 制订 出台 组建 改建 新建 新组建 设立 设置 选派 打造 创新 探索 实施 "
+    "举办 组织 召开 坚持 倡导 成立 上线 开通 开设 编制 整合 配备 配强 划分 推动 推进 深化 构建 搭建 引入 引进 培育 "
+    "发出 制作 划拨 创设 依托 采取 运用 利用 印发 编印 选树 评选 表彰 招募 推荐 挖掘 下沉 下放 布局 统筹 建设 发放 "
+    "安装 启动 签订 参观 观看 传达 诵读 悬挂 讲授 宣讲 走访 慰问 结对 联建 共建 排查 整治 指导 流转 盘活 建成 形成 "
+    "担任 认领 纳管 匹配 对接 提供 选配 明确 梳理 压减 上报 设计 推选 赴 重温 学习 研讨 换届 进行 抽查 发动 号召 "
+    "前往 开办 创办 落实 实现 用好 强化 规范 优化 加强 聚焦 围绕 针对 做好 抓好 抓实 用活 织密 畅通 拓展 构筑 "
+    "出资 改造 投入 组织开展 创建 申报 建章立制 设"
+).split()
+
+VERB_RE = re.compile("|".join(sorted(ACTION_VERBS, key=len, reverse=True)))
+
+NAME_TYPES = (
+    "学习制度 工作机制 工作法 学习法 学习活动 制度 机制 活动 模式 行动 工程 改革 品牌 平台 专栏 项目 体系 计划 服务 "
+    "清单 课堂 架构 专班 阵地 党课 讲堂 大讲堂 建设 竞赛 队伍 志愿服务队 服务队 队 工作室 食堂 端口 档案 标准 "
+    "实践活动 主题党日活动 专题学习研讨会 研讨会 会议 交流总结会议 基地 方式 做法 要求 载体 理念"
+).split()
+NAME_TYPE_RE = re.compile("(?:" + "|".join(sorted(NAME_TYPES, key=len, reverse=True)) + ")")
+QUOTE_RE = re.compile(r"《[^《》]{1,60}》|(?:“[^“”]{1,40}”\s*)+")
+
+# Modal 要 as in 要深入开展…, not 需要/重要/主要/要求/要点.
+MODAL_RE = re.compile(
+    r"(?:^|[，,；]|各[^，。；]{0,14}?|我们|大家|全市|全县|全局|全体|同志们)"
+    r"(?:(?:一定|务必|必须|切实|都|还|更|也|既|又|首先|重点|就是)?要(?![求素点闻件领害])|必须|务必|应当|一定要|需要)"
+)
+DIRECTIVE_HEAD_RE = re.compile(r"^(?:会议|会上)?(?:要求|强调|明确|指出|号召|提出|希望|鼓励)[，,：:]")
+MEETING_CUE_RE = re.compile(r"(?:会议|会上|讲话|他|她|书记|局长|主任|院长)(?:要求|强调|明确|指出|号召|提出|希望)")
+OPINIONS_CUE_RE = re.compile(
+    r"(?:讲|谈|提)(?:以下|下面|这么)?(?:几点|[两三四五六]点)(?:意见|要求|建议|看法|想法)|(?:下面|下一步)[，,]?我(?:讲|谈|提)"
+)
+RESULT_START_RE = re.compile(
+    r"^(?:截至|截止|目前|至此|迄今|累计|共计|共|已|这些|此举|由此|这一|这项|如今|从而|进而|因此|同时也|这是|这种|经过|通过这|"
+    r"实现了|进一步|有效|大大|明显|全面提升|得到了|受到|取得|展示了|彰显了|增强了|激发了|筑牢了|活跃了|维护了|规范了|严格了|"
+    r"提升了|提高了|促进了|推动了|带动了|解决了|惠及|今年以来[，,]?(?:已|累计|共|全市已|全县已)|去年以来[，,]?(?:已|累计|共))"
+)
+QUOTE_SPEECH_RE = re.compile(r"(?:说|表示|介绍|介绍说|感慨|感慨道|称赞|赞叹|赞叹道|点赞|笑着说|高兴地说|告诉记者|坦言)[。！]?$")
+BACKGROUND_RE = re.compile(r"(?:位于|地处|素有|是全省|是全国|来自全国|随着|面对突如其来|的生动缩影|的生动体现|成为[^，。]{0,10}的一分子)")
+EVAL_RE = re.compile(
+    r"得到了?(?:较好|有效|全面)?(?:的)?落实|初见成效|日趋|不断(?:规范|完善|强化|深入|提升)|进一步(?:规范|健全|完善)(?!了)"
+    r"|制度健全|程序规范|丰富多彩|取得(?:了)?(?:明显|显著|积极)?成效|已成为|成为了"
+)
+GENERIC_SUBJECT_RE = re.compile(r"^(?:各[^，。]{0,20}?|绝大多数|大多数|部分单位|部分|多数|有的|一些|广大|全体)")
+ITEM_RE = re.compile(r"^(?:[一二三四五六七八九十]是|第[一二三四五六七八九十]，|其[一二三四五六七八九十]，)")
+
+
+def has_action(text: str) -> bool:
+    """Whether the clause contains an action verb of the genre."""
+    return bool(VERB_RE.search(text))
+
+
+def is_directive(text: str) -> bool:
+    """``要…`` / ``各…要…`` / ``必须…`` / ``会议要求，…``: telling someone what to do."""
+    head = text[:40]
+    return bool(MODAL_RE.search(head) or DIRECTIVE_HEAD_RE.match(head))
+
+
+def is_result(text: str) -> bool:
+    """A clause that reports an effect or a figure, not a measure."""
+    return bool(RESULT_START_RE.match(text))
+
+
+def is_quote(text: str) -> bool:
+    """Words of a resident or an official, not a measure of the unit."""
+    t = text.strip()
+    if t.startswith("“"):
+        close = t.find("”")
+        if close < 0 or close >= len(t) * 0.6:
+            return True
+    return bool(QUOTE_SPEECH_RE.search(t))
+
+
+def is_evaluation(text: str) -> bool:
+    """A summary judgement (``…得到了较好落实``, ``…不断规范完善``) rather than a measure."""
+    return bool(EVAL_RE.search(text))
+
+
+def is_background(text: str) -> bool:
+    """Setting the scene: geography, history, the problem before the measure."""
+    return bool(BACKGROUND_RE.search(text))
+
+
+def find_name(text: str) -> tuple[str | None, tuple[int, int] | None]:
+    """The practice's name: a 《title》 or “quoted” name plus a following type noun.
+
+    Returns the name and its offsets in ``text``; a book title wins over a quotation, a
+    quotation after the action verb wins over one before it.
+    """
+    matches = list(QUOTE_RE.finditer(text))
+    if not matches:
+        return None, None
+    titles = [m for m in matches if m.group().startswith("《")]
+    verb = VERB_RE.search(text)
+    if titles:
+        m = titles[0]
+    else:
+        after = [m for m in matches if verb and m.start() >= verb.start()]
+        m = (after or matches)[0]
+    start, end = m.start(), m.end()
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    inner = re.sub(r"[“”《》\s]", "", text[start:end])
+    if len(inner) <= 1:
+        return None, None
+    tail = NAME_TYPE_RE.match(text, end)
+    if tail and not text[start:end].startswith("《"):
+        end = tail.end()
+    return text[start:end], (start, end)

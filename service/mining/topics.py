@@ -1,0 +1,170 @@
+"""Topics: a scikit-learn classifier over clauses, plus section-heading and taxonomy cues."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from service.mining import resources
+from service.mining.practice import TOPICS
+
+
+class TopicClassifier:
+    """Clause → one of the ten topics; character n-gram TF-IDF and logistic regression.
+
+    Usage::
+
+        clf = TopicClassifier().fit(texts, labels)
+        clf.predict(["推行“五微”学习法"])  # ['思想建设']
+        clf.save(path); TopicClassifier.load(path)
+    """
+
+    def __init__(self, ngram_range: tuple[int, int] = (1, 3), C: float = 8.0, max_iter: int = 2000) -> None:
+        self.ngram_range = ngram_range
+        self.C = C
+        self.max_iter = max_iter
+        self.pipeline: Any = None
+
+    def fit(self, texts: list[str], labels: list[str]) -> TopicClassifier:
+        """Train on labelled clauses."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import Pipeline
+
+        self.pipeline = Pipeline(
+            [
+                ("tfidf", TfidfVectorizer(analyzer="char", ngram_range=self.ngram_range, sublinear_tf=True, min_df=1)),
+                ("clf", LogisticRegression(C=self.C, max_iter=self.max_iter, class_weight="balanced")),
+            ]
+        )
+        self.pipeline.fit(texts, labels)
+        return self
+
+    @property
+    def classes(self) -> list[str]:
+        """Topic labels in the column order of :meth:`predict_proba`."""
+        return [str(c) for c in self.pipeline.classes_]
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        """Probabilities, one row per text, columns in :attr:`classes` order."""
+        return self.pipeline.predict_proba(texts)
+
+    def predict(self, texts: list[str]) -> list[str]:
+        """The most likely topic per text."""
+        return [str(t) for t in self.pipeline.predict(texts)]
+
+    def save(self, path: Path) -> None:
+        """Persist the whole estimator with joblib."""
+        import joblib
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        joblib.dump(self, path)
+
+    @classmethod
+    def load(cls, path: Path) -> TopicClassifier:
+        """Load an estimator saved by :meth:`save`."""
+        import joblib
+
+        obj = joblib.load(path)
+        if not isinstance(obj, cls):
+            raise TypeError(f"{path} holds {type(obj).__name__}, not TopicClassifier")
+        return obj
+
+
+def load_training_data(directory: Path | None = None) -> tuple[list[str], list[str]]:
+    """Clauses and topics from ``corpus/topics/*.jsonl``."""
+    directory = directory or resources.TOPICS_DIR
+    texts: list[str] = []
+    labels: list[str] = []
+    for path in sorted(directory.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            if row["topic"] not in TOPICS:
+                raise ValueError(f"{path.name}: unknown topic {row['topic']!r}")
+            texts.append(row["text"])
+            labels.append(row["topic"])
+    return texts, labels
+
+
+def train(path: Path | None = None) -> TopicClassifier:
+    """Train on corpus/topics and save to ``path`` (default models/build/topic-classifier.joblib)."""
+    texts, labels = load_training_data()
+    clf = TopicClassifier().fit(texts, labels)
+    clf.save(path or resources.TOPIC_MODEL_PATH)
+    return clf
+
+
+_model: TopicClassifier | None = None
+_model_lock = threading.Lock()
+
+
+def default_classifier() -> TopicClassifier:
+    """The saved classifier, trained into its path first if the file is missing (once per process)."""
+    global _model
+    with _model_lock:
+        if _model is None:
+            path = resources.TOPIC_MODEL_PATH
+            try:
+                _model = TopicClassifier.load(path)
+            except (OSError, EOFError, TypeError, AttributeError, ValueError):
+                _model = train(path)
+    return _model
+
+
+class TopicAssigner:
+    """Pick the topic and finer tags of a practice from its clause, name and section heading.
+
+    Usage::
+
+        assigner = TopicAssigner()
+        topic, tags = assigner.run("市委办公室推行“日读一文”学习制度", ["二、思想政治教育持续深入。"])
+    """
+
+    def __init__(
+        self,
+        classifier: TopicClassifier | None = None,
+        heading_weight: float = 0.35,
+        heading_cue_bonus: float = 0.25,
+    ) -> None:
+        self.classifier = classifier or default_classifier()
+        self.heading_weight = heading_weight
+        self.heading_cue_bonus = heading_cue_bonus
+        tax = resources.taxonomy()["topics"]
+        self.heading_cues = {t["topic"]: t.get("heading_cues", []) for t in tax}
+        self.tags = {t["topic"]: t.get("tags", []) for t in tax}
+        self.classes = self.classifier.classes
+
+    def scores(self, texts: list[str], headings: list[str]) -> np.ndarray:
+        """Topic scores for many clauses at once (one classifier call for clauses, one for headings)."""
+        probs = self.classifier.predict_proba(texts)
+        uniq = sorted({h for h in headings if h})
+        if uniq:
+            hp = dict(zip(uniq, self.classifier.predict_proba(uniq), strict=True))
+            for i, h in enumerate(headings):
+                if h:
+                    probs[i] = probs[i] + self.heading_weight * hp[h] + self._cue_vector(h)
+        return probs
+
+    def _cue_vector(self, heading: str) -> np.ndarray:
+        hits = [t for t, cues in self.heading_cues.items() if any(c in heading for c in cues)]
+        vec = np.zeros(len(self.classes))
+        for t in hits:
+            vec[self.classes.index(t)] += self.heading_cue_bonus / len(hits)
+        return vec
+
+    def tags_for(self, topic: str, text: str) -> list[str]:
+        """Finer tags of ``topic`` whose cue words occur in ``text``."""
+        return [t["tag"] for t in self.tags.get(topic, []) if any(c in text for c in t["cues"])][:3]
+
+    def run(self, text: str, section: list[str]) -> tuple[str, list[str]]:
+        """Topic and tags of one clause under the heading path ``section``."""
+        heading = section[-1] if section else ""
+        row = self.scores([text], [heading])[0]
+        topic = self.classes[int(np.argmax(row))]
+        return topic, self.tags_for(topic, text)

@@ -1,0 +1,27 @@
+"""Train the topic classifier on corpus/topics and save it: ``python -m service.mining.train_topics``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from service.mining import resources
+from service.mining.topics import load_training_data, train
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train and save; prints how many examples and where the model went."""
+    parser = argparse.ArgumentParser(description="训练主题分类器（corpus/topics → models/build）")
+    parser.add_argument("--out", type=Path, default=resources.TOPIC_MODEL_PATH)
+    args = parser.parse_args(argv)
+    t0 = time.perf_counter()
+    texts, _ = load_training_data()
+    train(args.out)
+    print(f"主题分类器已训练：{len(texts)} 条样本，{time.perf_counter() - t0:.1f} 秒，保存到 {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
