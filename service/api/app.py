@@ -15,9 +15,9 @@ from service import __version__
 from service.api import routes_digest as digest_stage
 from service.api import routes_documents, routes_groups, routes_jobs, routes_practices, routes_search
 from service.config import Settings
-from service.web.routes import mount_pages
 from service.library.library import Library, load_embedder
 from service.library.samples import queue_sample_corpus
+from service.web.routes import mount_pages
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page
 
-PAGES = ["/", "/search?q=学习制度", "/documents", "/groups", "/upload", "/subscriptions"]
+PAGES = ["/", "/search?q=学习制度", "/documents", "/documents/1", "/practices/1", "/groups", "/upload",
+         "/subscriptions"]
 VIEWPORTS = {"desktop": (1366, 768), "phone": (390, 844)}
 
 
@@ -15,7 +16,7 @@ def _horizontal_overflow(page: Page) -> int:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("size", VIEWPORTS)
-def test_pages_fit_screen_and_speak_chinese(page: Page, size: str, artifacts, outside_requests):
+def test_pages_fit_screen_and_speak_chinese(page: Page, seeded, size: str, artifacts, outside_requests):
     width, height = VIEWPORTS[size]
     page.set_viewport_size({"width": width, "height": height})
     for path in PAGES:
@@ -23,13 +24,13 @@ def test_pages_fit_screen_and_speak_chinese(page: Page, size: str, artifacts, ou
         assert response is not None and response.status == 200, path
         assert page.get_attribute("html", "lang") == "zh-CN"
         assert _horizontal_overflow(page) <= 0, f"{path} 在 {width}px 宽度下出现横向滚动"
-        name = path.strip("/").split("?")[0] or "home"
+        name = path.strip("/").split("?")[0].replace("/", "-") or "home"
         page.screenshot(path=str(artifacts / f"{name}-{size}.png"), full_page=True)
     assert outside_requests == []
 
 
 @pytest.mark.slow
-def test_forms_label_every_field(page: Page):
+def test_forms_label_every_field(page: Page, seeded):
     """Keyboard and screen-reader users reach every input through its <label>."""
     for path in ["/upload", "/search?q=学习制度", "/subscriptions", "/documents"]:
         response = page.goto(path)
