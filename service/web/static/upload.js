@@ -16,7 +16,7 @@
   var counts = { total: 0, done: 0, failed: 0, duplicate: 0 };
 
   var STATUS = { queued: "排队中", running: "解析中", done: "已完成", failed: "失败" };
-  var STAGE = { parsing: "解析中", mining: "提取做法中", indexing: "编入索引中", grouping: "归类中" };
+  var STAGE = { parsing: "解析中", mining: "提取做法中", embedding: "计算语义向量", indexing: "编入索引中", grouping: "归类中" };
 
   function el(tag, cls, text) {
     var e = document.createElement(tag);
