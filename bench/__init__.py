@@ -1,1 +1,1 @@
-"""Benchmarks that print numbers: ``python -m bench.<name>``."""
+"""Speed benchmarks that print figures (``python -m bench.intake``)."""

@@ -14,7 +14,15 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment
 
 from service.digest.subscriptions import Subscription
-from service.library.export import ExportPractice, arrange, cn_number, practice_heading, source_line, to_docx
+from service.library.export import (
+    UNGROUPED,
+    ExportPractice,
+    arrange,
+    cn_number,
+    practice_heading,
+    source_line,
+    to_docx,
+)
 
 HTML_TEMPLATE = """<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>{{ subject }}</title></head>
@@ -63,7 +71,7 @@ def structure(practices: Sequence[ExportPractice]) -> list[dict[str, Any]]:
     """Topic → group → practices as plain data (shared by HTML, text and webhook JSON)."""
     out = []
     for t_index, (topic, groups) in enumerate(arrange(practices).items(), start=1):
-        only_ungrouped = len(groups) == 1 and next(iter(groups.values()))[0].group_label is None
+        only_ungrouped = list(groups) == [UNGROUPED]
         out.append(
             {
                 "number": cn_number(t_index),
@@ -72,7 +80,7 @@ def structure(practices: Sequence[ExportPractice]) -> list[dict[str, Any]]:
                     {
                         "number": cn_number(g_index),
                         "label": label,
-                        "group_id": items[0].group_id,
+                        "group_id": items[0].group_id if label != UNGROUPED else None,
                         "show_label": not only_ungrouped,
                         "practices": [
                             {

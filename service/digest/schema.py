@@ -36,7 +36,7 @@ MIGRATIONS: list[str] = [
         id               INTEGER PRIMARY KEY,
         subscription_id  INTEGER NOT NULL REFERENCES subscriptions(id) ON DELETE CASCADE,
         channel          TEXT NOT NULL,                 -- email | webhook
-        period_start     TEXT NOT NULL,                 -- ISO UTC, exclusive
+        period_start     TEXT NOT NULL,                 -- ISO UTC
         period_end       TEXT NOT NULL,                 -- ISO UTC, inclusive
         status           TEXT NOT NULL,                 -- pending | sending | sent | failed | superseded
         attempts         INTEGER NOT NULL DEFAULT 0,

@@ -44,14 +44,15 @@ def select_practice_ids(
     end: datetime,
     search: QuerySearch | None = None,
 ) -> list[int]:
-    """Ids of practices created in ``(start, end]`` matching the subscription, oldest first.
+    """Ids of practices created in ``[start, end]`` matching the subscription, oldest first.
 
     Topics are OR'ed, tags are OR'ed, units are OR'ed; the three lists and the saved query are AND'ed.
     """
     delivered_before = last_success(conn, sub.id) is not None
     lower = start - OVERLAP if delivered_before else start
     sql = [
-        "SELECT p.id FROM practices p WHERE julianday(p.created_at) > julianday(?)",
+        # Inclusive: timestamps have one-second resolution, and repeats are excluded below.
+        "SELECT p.id FROM practices p WHERE julianday(p.created_at) >= julianday(?)",
         "AND julianday(p.created_at) <= julianday(?)",
     ]
     args: list = [iso(lower), iso(end)]

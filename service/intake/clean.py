@@ -6,8 +6,8 @@ Rules (kept deliberately simple and linear):
   ordinary ideographs; zero-width characters go; surrounding whitespace (also ``　``) goes.
   Placeholders such as ``X``, ``XX``, ``**`` are text and are kept verbatim.
 * Clutter: separator rules (``=====``), a ``---`` front-matter block near the top and, in PDFs,
-  page numbers, bare URLs, print timestamps and lines repeated at the top or bottom of several
-  pages (running headers and footers) are dropped; so is a web *teaser* line at the very top (a line ending in ``...``/``…``
+  page numbers, bare URLs and lines repeated at the top or bottom of several pages (running
+  headers and footers, such as a browser's print date) are dropped; so is a web *teaser* line at the very top (a line ending in ``...``/``…``
   whose text is the following lines run together, e.g. the seed's first line).
 * Rejoining (TXT and DOCX): a blank line always ends a paragraph. A line that does not end in
   terminal punctuation (``。！？；：…`` or such a mark followed by a closing quote/bracket) is
@@ -35,7 +35,8 @@ from service.intake.numbering import leading_label
 
 TERMINAL = frozenset("。！？!?；;：:…")
 _CLOSERS = frozenset("”’」』）)】》〉\"'")
-_OPENERS = frozenset("“‘「『（(【《〈、，,—")
+_OPEN_BRACKETS = frozenset("“‘「『（(【《〈")
+_OPENERS = _OPEN_BRACKETS | frozenset("、，,—")
 _CONTINUATION_START = frozenset("”’」』）)】》〉，,、。；;：:！!？?")
 _PDF_STOPS = frozenset("。！？!?：:")
 _BODY_MIN = 40  # a paragraph this long is body text, not a heading or list line
@@ -51,7 +52,6 @@ _PAGE_NUMBER = re.compile(
     r"^(?:第\s*\d+\s*页(?:\s*[/，,]?\s*共\s*\d+\s*页)?|[-–—]?\s*\d{1,3}\s*[-–—]?|\d{1,3}\s*/\s*\d{1,3})$"
 )
 _URL_LINE = re.compile(r"^(?:https?://|www\.)\S+(?:\s+\d{1,3}\s*/\s*\d{1,3})?$")
-_TIMESTAMP_LINE = re.compile(r"^\d{2,4}[/-]\d{1,2}[/-]\d{1,2}[ T]\d{1,2}:\d{2}")
 _SALUTATION = re.compile(
     r"^(?:各位|尊敬的|亲爱的)?[\u4e00-\u9fff、，]{0,20}(?:同志们|同志們|代表|委员|委員|同事们|同事們|朋友们|朋友們|同学们|同學們|来宾|來賓)[：:，,！!]?$"
 )
@@ -128,9 +128,7 @@ def _collect(blocks: list[Block]) -> list[_Line]:
         if _SEPARATOR.match(text):
             blank = True
             continue
-        if b.page is not None and (
-            _PAGE_NUMBER.match(text) or _URL_LINE.match(text) or _TIMESTAMP_LINE.match(text)
-        ):
+        if b.page is not None and (_PAGE_NUMBER.match(text) or _URL_LINE.match(text)):
             continue
         out.append(_Line(text, b.page, blank, b.heading_level, b.is_table_row, bool(b.numbering)))
         blank = False
@@ -215,10 +213,13 @@ def _continues(head: _Line, last: _Line, buf_len: int, line: _Line) -> bool:
     prev = last.text
     if ends_sentence(prev):
         return False
-    if prev[-1] in _OPENERS or line.text[0] in _CONTINUATION_START:
+    if line.text[0] in _CONTINUATION_START:
         return True
     if _is_break_point(line.text):
-        return False
+        # A numbered line after "…如下，" still starts anew; after an open quote it cannot.
+        return prev[-1] in _OPEN_BRACKETS
+    if prev[-1] in _OPENERS:
+        return True
     if leading_label(head.text) is not None:
         return False
     return buf_len >= _BODY_MIN or _has_inner_stop(head.text) or _has_inner_stop(prev)

@@ -3,12 +3,13 @@
 Rules, in the order they are tried:
 
 * **title** — the first paragraph that is not a salutation, closing or date line, has at most
-  80 characters and does not end in ``。``; otherwise the file name without extension.
-* **kind** — from the title first: ``工作报告`` → 报告 (unless it is an event like ``召开…``);
-  ``召开/开展/举办/举行/组织/赴`` with ``会/活动/党课/总结…`` → 报道; ``讲话/致辞/发言`` (not
-  ``交流发言``) → 讲话; ``交流发言/经验交流/交流材料`` → 交流材料; ``经验材料/典型经验/做法/经验``
-  → 经验材料; ``工作总结/述职`` → 总结; ``报告`` → 报告. Then from the opening text: a news
-  byline (``本报…讯``, ``记者``, ``通讯员``) → 报道; a salutation (``同志们：``) → 讲话; an
+  80 characters and does not end in ``。``; if that paragraph is long, a sentence or a numbered
+  heading, the document has no title line and the file name without extension is used.
+* **kind** — from the title first: ``工作报告`` → 报告; ``交流发言/经验交流/交流材料`` → 交流材料;
+  ``…上的讲话/发言/致辞``, ``讲话稿`` → 讲话; ``召开/开展/举办/举行/组织/赴`` with
+  ``会/活动/党课/总结…`` → 报道; any other ``讲话/致辞/发言`` → 讲话;
+  ``经验材料/典型经验/做法/经验`` → 经验材料; ``工作总结/述职/总结`` → 总结; ``报告`` → 报告. Then from the opening text: a news
+  byline (``本报…讯``, ``记者``, ``通讯员``, ``…日电``, ``来源：``) → 报道; a salutation (``同志们：``) → 讲话; an
   opening that dates an event (``近日``/``日前``/``M月D日，`` in the first sentence) → 报道.
   Practice reports from Party papers (``pb-lotjol``) therefore come out as 报道: they are news
   stories about a unit's practice, and mining reads 报道 and 经验材料 alike.
@@ -20,7 +21,8 @@ Rules, in the order they are tried:
   name. A bare place (``陕西咸阳：…``) and a newspaper byline (``本报咸阳讯``) are not taken.
 * **date** — ISO ``YYYY-MM-DD``; ``YYYY-MM`` or ``YYYY`` when only that is stated. Taken from a
   date line in the first eight or last four paragraphs (``2024年11月5日``, ``（2024年11月5日）``,
-  ``——2017年3月5日在…会议上``, ``二〇二四年十一月五日``), else from a full date in the first
+  ``——2017年3月5日在…会议上``, ``二〇二四年十一月五日``, ``2021-05-31 来源：…``, a web page's
+  ``2022-05-26 14:27``), else from a full date in the first
   sentence of the first body paragraph, else from a year that opens the title (``2024年工作要点``).
 """
 
@@ -30,7 +32,7 @@ import re
 from dataclasses import dataclass
 
 from service.intake.clean import is_salutation
-from service.intake.numbering import cn_to_int
+from service.intake.numbering import cn_to_int, leading_label
 
 _CN_DIGIT = {
     "〇": "0",
@@ -56,7 +58,7 @@ _DATE_LINE = re.compile(
     r"^[（(——\-\s]*(?:(?:19|20)\d{2}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?"
     rf"|{_CN_YEAR}年{_CN_SMALL}月(?:{_CN_SMALL}日)?"
     r"|(?:19|20)\d{2}[-/.]\d{1,2}[-/.]\d{1,2})"
-    r"\s*(?:[)）]|在.{0,40}[上会]|$)"
+    r"\s*(?:[)）]|在.{0,40}[上会]|\d{1,2}:\d{2}|来源|$)"
 )
 _TITLE_YEAR = re.compile(r"^(?P<y>(?:19|20)\d{2})\s*年")
 _EVENT_DATE = re.compile(r"^(?:\d{1,2}月\d{1,2}日|近日|日前|近期|今年\d{1,2}月)")
@@ -91,17 +93,20 @@ _COLUMN_PREFIX = re.compile(r"^(?:[^｜|丨]{1,12}[｜|丨]\s*|【[^】]{1,20}�
 
 _KIND_TITLE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("报告", re.compile(r"政府工作报告|工作报告(?!会)")),
+    ("交流材料", re.compile(r"交流发言|经验交流|交流材料")),
+    ("讲话", re.compile(r"上的(?:讲话|发言|致辞)|讲话稿|讲话提纲|(?:讲话|致辞)$")),
     (
         "报道",
-        re.compile(r"(?:召开|开展|举办|举行|组织|赴).{0,40}(?:会|活动|党课|党日|总结|学习|研讨|仪式|培训)"),
+        re.compile(
+            r"(?:召开|开展|举办|举行|组织(?!部)|赴).{0,40}(?:会|活动|党课|党日|总结|学习|研讨|仪式|培训)"
+        ),
     ),
-    ("交流材料", re.compile(r"交流发言|经验交流|交流材料")),
-    ("讲话", re.compile(r"讲话|致辞|发言|报告会上")),
+    ("讲话", re.compile(r"讲话|致辞|发言")),
     ("经验材料", re.compile(r"经验材料|典型经验|经验做法|做法|经验")),
     ("总结", re.compile(r"工作总结|述职|总结")),
     ("报告", re.compile(r"报告")),
 )
-_NEWS_BYLINE = re.compile(r"本报\S{0,8}讯|(?:^|[（(])记者|通讯员|新华社|人民网|央广网|讯[（(]")
+_NEWS_BYLINE = re.compile(r"本报\S{0,8}讯|(?:^|[（(])记者|通讯员|新华社|人民网|央广网|讯[（(]|日电|来源[：:]")
 
 
 @dataclass
@@ -134,6 +139,8 @@ def _find_title(paragraphs: list[str]) -> int | None:
     for i, text in enumerate(paragraphs[:5]):
         if is_salutation(text) or _CLOSING.match(text) or _DATE_LINE.match(text):
             continue
+        if leading_label(text) is not None:
+            return None  # the document opens with its first numbered heading: it has no title line
         if len(text) <= 80 and not text.endswith("。"):
             return i
         return None

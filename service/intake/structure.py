@@ -7,8 +7,10 @@ Section rules:
 
 * **Headings** are paragraphs that start with a numbering label (``一、`` ``（一）`` ``第一，``
   ``1.`` ``（1）`` ``一是``), Word heading-styled paragraphs, and short unnumbered sub-heading
-  lines (2–24 characters, no inner punctuation, followed by a body paragraph, at least two in
-  the document, after the first body paragraph) in documents that have no numbered headings. The title and table rows never are.
+  lines (2–24 characters, no inner punctuation, followed by a body paragraph — or by such a
+  line, which makes an outer heading — at least two in the document, after the first body
+  paragraph) in documents that have no numbered headings; failing those, run-in lead sentences
+  (``加大人才引进力度。`` opening at least two paragraphs, at most 16 characters, no comma). The title and table rows never are.
 * **Numbers run on**: a label with value 1 starts a series; a larger value is a heading only if
   the previous heading of that style under the same parent had the value one or two below it,
   so a stray ``三、`` in running text is not a heading. A new ``一、`` after ``六、`` starts a new
@@ -47,6 +49,8 @@ _SENTENCE_END = re.compile(r"[。！？!?；;][”’」』）)]*")
 _CLAUSE_END = re.compile(r"[，,：:]")
 _ITEM_END = re.compile(r"[，,。；;：:！!？?]")
 _INNER_PUNCT = re.compile(r"[。！？!?；;：:，,、]")
+# A run-in heading: a short comma-free first sentence such as 加大人才引进力度。 before the body.
+_LEAD_SENTENCE = re.compile(r"[^，,。；;：:！!？?“”]{2,16}[。！!]")
 
 
 def build_document(blocks: list[Block], source: SourceInfo) -> Document:
@@ -61,7 +65,7 @@ def build_document(blocks: list[Block], source: SourceInfo) -> Document:
     pos = 0
     for i, para in enumerate(paragraphs):
         if i != meta.title_index:
-            builder.add(para, pos, i in plain)
+            builder.add(para, pos, plain.get(i))
         pos += len(para.text) + 1
     warnings: list[str] = []
     if meta.title_index is None:
@@ -73,26 +77,48 @@ def build_document(blocks: list[Block], source: SourceInfo) -> Document:
     )
 
 
-def _plain_headings(paragraphs: list[CleanParagraph], title_index: int | None) -> set[int]:
-    """Indices of short unnumbered sub-heading lines (see module rules)."""
+def _plain_headings(paragraphs: list[CleanParagraph], title_index: int | None) -> dict[int, str]:
+    """Short unnumbered sub-heading lines by index, each with its style (see module rules).
+
+    A candidate line directly followed by body text is an inner heading (``plain``); one followed
+    by an inner heading is an outer heading (``plain-outer``), as in 服务在前解民忧 /
+    “小板凳”下沉一线 / body. Without such lines, paragraphs that open with a short comma-free
+    sentence (``加大人才引进力度。锚定产业需求，…``) get that sentence as a run-in heading
+    (``lead``), when at least two paragraphs do.
+    """
     if any((label := leading_label(p.text)) is not None and label.style != SHI for p in paragraphs):
-        return set()  # a numbered document: short unnumbered lines there are fragments, not headings
+        return {}  # a numbered document: short unnumbered lines there are fragments, not headings
     first_body = next((i for i, p in enumerate(paragraphs) if len(p.text) >= _BODY_MIN), len(paragraphs))
-    found: set[int] = set()
-    for i in range(first_body + 1, len(paragraphs) - 1):
+
+    def candidate(i: int) -> bool:
         t = paragraphs[i].text
-        nxt = paragraphs[i + 1].text
-        if (
+        return (
             2 <= len(t) <= _PLAIN_MAX
             and i != title_index
             and not paragraphs[i].is_table_row
             and not _INNER_PUNCT.search(t)
             and leading_label(t) is None
             and not is_salutation(t)
-            and len(nxt) >= _BODY_MIN
-        ):
-            found.add(i)
-    return found if len(found) >= 2 else set()
+        )
+
+    found: dict[int, str] = {}
+    for i in range(len(paragraphs) - 2, first_body, -1):
+        if not candidate(i):
+            continue
+        if len(paragraphs[i + 1].text) >= _BODY_MIN:
+            found[i] = "plain"
+        elif found.get(i + 1) == "plain":
+            found[i] = "plain-outer"
+    if sum(1 for style in found.values() if style == "plain") >= 2:
+        return found
+    leads = {
+        i: "lead"
+        for i in range(first_body, len(paragraphs))
+        if i != title_index
+        and (m := _LEAD_SENTENCE.match(paragraphs[i].text))
+        and len(paragraphs[i].text) - m.end() >= _BODY_MIN
+    }
+    return leads if len(leads) >= 2 else {}
 
 
 @dataclass
@@ -114,7 +140,7 @@ class _TreeBuilder:
         self.rank: dict[str, int] = {}
         self.last_value: dict[tuple[int, str], int] = {}
 
-    def add(self, para: CleanParagraph, base: int, plain_heading: bool) -> None:
+    def add(self, para: CleanParagraph, base: int, plain_style: str | None) -> None:
         """Place one clean paragraph starting at offset ``base`` of the text."""
         text = para.text
         body_start = 0
@@ -126,8 +152,11 @@ class _TreeBuilder:
             elif para.heading_level:
                 self._open(f"H{para.heading_level}", None, None, base, base + len(text), inline=False)
                 body_start = len(text)
-            elif plain_heading:
-                self._open("plain", None, None, base, base + len(text), inline=False)
+            elif plain_style == "lead" and (lead := _LEAD_SENTENCE.match(text)) is not None:
+                body_start = lead.end()
+                self._open(plain_style, None, None, base, base + body_start, inline=False)
+            elif plain_style:
+                self._open(plain_style, None, None, base, base + len(text), inline=False)
                 body_start = len(text)
         if body_start < len(text):
             self._body(text, base, body_start, scan_items=not para.is_table_row)

@@ -137,23 +137,20 @@ def _tags_of(conn: sqlite3.Connection, ids: list[int]) -> dict[int, list[str]]:
 
 
 def group_labels(conn: sqlite3.Connection, group_ids: set[int]) -> dict[int, str]:
-    """Labels of practice groups; the groups table belongs to the search component and may be absent."""
+    """Labels of practice groups (table of the search component; absent until groups are built)."""
     if not group_ids:
         return {}
-    try:
-        from service.library.groups import PracticeGrouper
-    except ImportError:
-        return {}
-    grouper = PracticeGrouper()
+    ids = sorted(group_ids)
     labels: dict[int, str] = {}
-    for gid in group_ids:
-        try:
-            group = grouper.get_group(conn, gid)
-        except sqlite3.Error:
-            # Groups not built yet in this database: practices are listed under their topic only.
-            return labels
-        if group and group.get("label"):
-            labels[gid] = group["label"]
+    try:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in conn.execute(f"SELECT id, label FROM practice_groups WHERE id IN ({marks})", chunk):
+                if row[1]:
+                    labels[row[0]] = row[1]
+    except sqlite3.OperationalError:
+        return {}
     return labels
 
 
@@ -161,10 +158,19 @@ def group_labels(conn: sqlite3.Connection, group_ids: set[int]) -> dict[int, str
 
 
 def arrange(practices: Sequence[ExportPractice]) -> OrderedDict[str, OrderedDict[str, list[ExportPractice]]]:
-    """Topic (taxonomy order) → practice group (largest first; ungrouped last) → practices."""
+    """Topic (taxonomy order) → practice group (largest first; ungrouped last) → practices.
+
+    A group heading is only worth it when at least two of the exported practices share the group;
+    the others are listed under :data:`UNGROUPED`.
+    """
+    sizes: dict[tuple[str, int], int] = {}
+    for p in practices:
+        if p.group_id is not None and p.group_label:
+            sizes[(p.topic, p.group_id)] = sizes.get((p.topic, p.group_id), 0) + 1
     by_topic: dict[str, dict[str, list[ExportPractice]]] = {}
     for p in practices:
-        by_topic.setdefault(p.topic, {}).setdefault(p.group_label or UNGROUPED, []).append(p)
+        shared = p.group_id is not None and p.group_label and sizes[(p.topic, p.group_id)] > 1
+        by_topic.setdefault(p.topic, {}).setdefault(p.group_label if shared else UNGROUPED, []).append(p)
     order = {t: i for i, t in enumerate(TOPICS)}
     out: OrderedDict[str, OrderedDict[str, list[ExportPractice]]] = OrderedDict()
     for topic in sorted(by_topic, key=lambda t: (order.get(t, len(order)), t)):

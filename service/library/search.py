@@ -61,14 +61,20 @@ MIGRATIONS: list[str] = [
     CREATE INDEX practice_vectors_document ON practice_vectors(document_id);
     CREATE TABLE practice_groups (
         id         INTEGER PRIMARY KEY,
-        label      TEXT NOT NULL,
+        label      TEXT NOT NULL DEFAULT '',
         size       INTEGER NOT NULL DEFAULT 0,
-        centroid   BLOB,
-        keywords   TEXT NOT NULL DEFAULT '[]',
+        vector_sum BLOB,                       -- sum of the members' vectors; direction = centroid
         updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
     );
+    CREATE INDEX practice_groups_size ON practice_groups(size DESC);
+    CREATE VIRTUAL TABLE practice_words_vocab USING fts5vocab(practice_words, 'row');
     """,
 ]
+
+
+def migrate_schema(conn: sqlite3.Connection) -> int:
+    """Create or upgrade every table of the search component (index, vectors, groups)."""
+    return apply_migrations(conn, COMPONENT, MIGRATIONS)
 
 
 @dataclass
@@ -164,7 +170,7 @@ class PracticeIndex:
 
     def migrate(self, conn: sqlite3.Connection) -> None:
         """Create or upgrade the search tables (idempotent)."""
-        apply_migrations(conn, COMPONENT, MIGRATIONS)
+        migrate_schema(conn)
 
     # -- writing ------------------------------------------------------------------------------
 

@@ -220,3 +220,42 @@ def format_summary(summary: dict[str, dict[str, float]]) -> str:
     for key, s in summary.items():
         lines.append(f"{key:<24}{s['n']:>4}{s['recall@10']:>11.3f}{s['mrr']:>8.3f}")
     return "\n".join(lines)
+
+
+# Each step of the ranking, measured alone and combined (same library, same queries).
+ABLATIONS: list[tuple[str, dict[str, Any]]] = [
+    ("BM25 词（jieba 搜索模式，仅正文）", {"grams": 0, "vectors": 0, "expand": False, "context_weight": 0.0}),
+    ("BM25 词 + 上下文列", {"grams": 0, "vectors": 0, "expand": False}),
+    ("BM25 字二元组", {"words": 0, "vectors": 0, "expand": False}),
+    ("e5 向量", {"words": 0, "grams": 0, "expand": False}),
+    ("RRF 词 + 向量", {"grams": 0, "expand": False}),
+    ("RRF 词 + 字二元组", {"vectors": 0, "expand": False}),
+    ("RRF 词 + 字二元组 + 向量", {"expand": False}),
+    ("RRF 三者 + 同义词扩展", {}),
+]
+
+
+def run_ablations(conn: sqlite3.Connection, embedder: Any, queries: list[dict[str, Any]]) -> list[tuple[str, dict]]:
+    """Evaluate every ablation configuration; returns (name, summary) pairs."""
+    from service.library.search import RankerWeights
+
+    out = []
+    for name, overrides in ABLATIONS:
+        if embedder is None and overrides.get("vectors", 1) != 0 and overrides.get("words", 1) == 0:
+            continue
+        index = PracticeIndex(embedder, weights=RankerWeights(**overrides))
+        out.append((name, evaluate(conn, index, queries)["summary"]))
+    return out
+
+
+def format_ablations(rows: list[tuple[str, dict]]) -> str:
+    """One line per configuration: recall@10 / MRR for lexical and paraphrase queries, dev and held-out."""
+    keys = ["lexical/dev", "lexical/heldout", "paraphrase/dev", "paraphrase/heldout", "all"]
+    head = f"{'配置':<28}" + "".join(f"{k:>22}" for k in keys)
+    lines = [head, " " * 28 + "".join(f"{'R@10':>14}{'MRR':>8}" for _ in keys)]
+    for name, summary in rows:
+        cells = "".join(
+            f"{summary.get(k, {}).get('recall@10', 0):>14.3f}{summary.get(k, {}).get('mrr', 0):>8.3f}" for k in keys
+        )
+        lines.append(f"{name:<28}{cells}")
+    return "\n".join(lines)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from service.config import REPO_ROOT, Settings
 from service.digest import schema as digest_schema
@@ -73,3 +74,16 @@ def make_runner(path: Path, settings: Settings, clock: ManualClock) -> DigestRun
 
 def open_db(path: Path) -> sqlite3.Connection:
     return connect(path)
+
+
+@pytest.fixture
+def app_client(tmp_path: Path, mail_server: MailServer, clock: ManualClock) -> Iterator[TestClient]:
+    """The whole service over HTTP (keyword search only, ticker off), digests on the test clock."""
+    from service.api.app import create_app
+
+    settings = digest_settings(tmp_path, mail_server)
+    settings.model_dir = tmp_path / "no-model"
+    app = create_app(settings)
+    app.state.digest_runner.clock = clock
+    with TestClient(app) as client:
+        yield client

@@ -102,3 +102,36 @@ def test_document_opening_with_a_salutation_takes_its_file_name_as_title() -> No
     assert doc.kind == "讲话"
     assert doc.warnings == ["未能识别标题，已使用文件名作为标题"]
     assert doc.paragraphs[0].text == "同志们："
+
+
+@pytest.mark.parametrize(
+    ("title", "kind"),
+    [
+        ("XX市委组织部2024年工作总结", "总结"),
+        ("2024年度个人述职述廉报告", "总结"),
+        ("在全市机关党建工作会议上的交流发言", "交流材料"),
+        ("在经验交流会上的发言", "交流材料"),
+        ("XX街道党建引领基层治理典型经验材料", "经验材料"),
+        ("“红色物业”的主要做法", "经验材料"),
+        ("XX县2024年政府工作报告", "报告"),
+        ("关于2024年度落实全面从严治党主体责任情况的报告", "报告"),
+        ("在2024年工作总结会上的讲话", "讲话"),
+        ("在先进事迹报告会上的讲话", "讲话"),
+        ("在全市组织工作会议上的讲话", "讲话"),
+        ("在市第五次党代会上的报告", "报告"),
+        ("XX支部召开专题组织生活会", "报道"),
+        ("四川省政协主席田向利：以改革举措加强国家战略腹地建设", "其他"),
+    ],
+)
+def test_kind_rules_on_titles(title: str, kind: str) -> None:
+    doc = build_document([Block(title), Block(""), Block("正文。")], _source("x.txt"))
+    assert doc.kind == kind
+
+
+def test_document_opening_with_a_numbered_heading_keeps_it_as_a_section() -> None:
+    lines = [line for line in _lines(SEED) if line.strip()]
+    start = lines.index("一、党建工作责任有效落实。")
+    doc = build_document([Block(line) for line in lines[start:]], _source("机关党建要点.docx"))
+    assert doc.title == "机关党建要点"
+    assert doc.sections[0].heading == "一、党建工作责任有效落实。"
+    assert len(doc.sections) == 10

@@ -237,3 +237,83 @@ def test_a_government_report_builds_well_under_fifty_milliseconds() -> None:
         build_document(blocks, _source("gwr.txt"))
         timings.append(time.perf_counter() - started)
     assert min(timings) < 0.05
+
+
+def test_unnumbered_sub_headings_of_a_news_report_form_two_levels() -> None:
+    doc = parse_file(SAMPLES / "pb-lotjol__08.txt")
+    assert [s.heading for s in doc.sections] == [
+        "服务在前解民忧",
+        "教育在前树新风",
+        "扶助在前暖桑榆",
+        "关爱在前促成长",
+    ]
+    assert [c.heading for s in doc.sections for c in s.children] == [
+        "“小板凳”下沉一线",
+        "“小铃铛”警醒常在",
+        "“小拐杖”精准帮扶",
+        "“小嫩芽”悉心呵护",
+    ]
+    assert all(s.number is None for _, s in doc.iter_sections())
+    _assert_spans(doc)
+
+
+def test_word_heading_styles_make_sections_and_never_join() -> None:
+    lines = [line for line in _lines(SAMPLES / "pb-lotjol__08.txt") if line.strip()]
+    outer = {"服务在前解民忧", "教育在前树新风", "扶助在前暖桑榆", "关爱在前促成长"}
+    blocks = [
+        Block(
+            line,
+            is_paragraph=True,
+            heading_level=1 if line in outer else 2 if line.startswith("“小") else None,
+        )
+        for line in lines
+    ]
+    doc = build_document(blocks, _source("pb.docx", "docx"))
+    assert len(doc.sections) == 4 and all(len(s.children) == 1 for s in doc.sections)
+    assert doc.text.split("\n") == lines
+
+
+def test_table_rows_are_neither_joined_nor_headings() -> None:
+    lines = [line for line in _lines(SEED) if line.strip()][1:4]
+    rows = ["一、单位名称", "市委组织部", "二、党员人数", "120"]
+    blocks = [*map(Block, lines), *(Block(row, is_table_row=True) for row in rows)]
+    doc = build_document(blocks, _source("table.docx", "docx"))
+    assert doc.sections == []
+    assert doc.text.split("\n")[-4:] == rows
+
+
+def test_pdf_running_headers_and_page_numbers_are_dropped() -> None:
+    txt = parse_file(SEED)
+    blocks: list[Block] = []
+    page_lines: list[str] = []
+    for para in txt.text.split("\n"):
+        page_lines += [para[i : i + 38] for i in range(0, len(para), 38)]
+    for page, start in enumerate(range(0, len(page_lines), 30), start=1):
+        blocks.append(Block("安康市直机关工委文件", page=page))
+        blocks += [Block(line, page=page) for line in page_lines[start : start + 30]]
+        blocks.append(Block(f"第 {page} 页", page=page))
+    doc = build_document(blocks, _source("seed.pdf", "pdf"))
+    assert "安康市直机关工委文件" not in doc.text and "第 1 页" not in doc.text
+    assert doc.text == txt.text
+
+
+def test_numbered_line_after_a_comma_still_starts_a_section() -> None:
+    lines = [line for line in _lines(SEED) if line.strip()][1:]
+    intro = lines.index("关于当前机关党建工作，我讲几点意见：")
+    lines[intro] = "关于当前机关党建工作，我讲以下几点，"
+    doc = build_document([Block(line) for line in lines], _source("seed.txt"))
+    assert len(doc.sections) == 10
+
+
+def test_run_in_lead_sentences_of_a_practice_report_become_headings() -> None:
+    doc = parse_file(SAMPLES / "pb-lotjol__10.txt")
+    assert [s.heading for s in doc.sections] == [
+        "上下联动共建共创。",
+        "整合力量释放动能。",
+        "建强品牌提质增效。",
+    ]
+    assert doc.sections[0].paragraphs[0].text.startswith("建立民政系统党建纵向联动工作机制")
+    assert doc.paragraphs[0].text.startswith("今年以来，浙江省金华市民政局坚持党建引领")
+    _assert_spans(doc)
+    # A single short opening sentence is not enough to make a heading.
+    assert parse_file(SAMPLES / "hust-partygov__01.txt").sections == []

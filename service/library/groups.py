@@ -1,0 +1,374 @@
+"""Practice groups: the same kind of practice across units and years (all reading-and-study systems together).
+
+Two practices are alike when their e5 embeddings are close *and* they share words: e5 scores
+bunch up (paraphrases ≈ 0.92, unrelated Party-building clauses ≈ 0.85), so a small bonus for
+shared jieba words separates "another reading system" from "another Party-building sentence".
+
+``rebuild`` clusters everything by average-linkage agglomeration on that similarity, cut at
+``threshold``; ``assign`` puts each new practice into the group whose members it is on average
+most similar to, when that average clears the same threshold, or founds a new group. Each group
+keeps the sum of its members' vectors so a new practice is first compared with every group's
+centroid and only the best few groups are examined member by member.
+
+Example::
+
+    grouper = PracticeGrouper()
+    grouper.migrate(conn)
+    grouper.assign(conn, [101, 102])        # inside the ingest transaction
+    grouper.list_groups(conn, limit=20, offset=0)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+
+from service.library.search import migrate_schema
+
+# Past this many practices, rebuild switches from exact agglomeration (n² memory) to a
+# single pass of centroid assignment, the same rule ``assign`` follows.
+EXACT_LIMIT = 5000
+CANDIDATE_GROUPS = 5
+# Words too common in this domain to name a group on their own.
+LABEL_STOPWORDS = frozenset(
+    "党员 党组织 党支部 工作 建设 开展 推进 推动 加强 组织 社区 群众 服务 党建 机制 活动 全市 市直 机关"
+    " 基层 单位 部门 通过 实现 提升 形成 建立 坚持 注重 积极 深入 持续 全面 进一步 今年 以来 近年来".split()
+)
+
+
+class PracticeGrouper:
+    """Clusters practices into groups and keeps ``practices.group_id`` and ``practice_groups`` current."""
+
+    def __init__(self, threshold: float = 0.90, keyword_weight: float = 0.10) -> None:
+        self.threshold = threshold
+        self.keyword_weight = keyword_weight
+
+    def migrate(self, conn: sqlite3.Connection) -> None:
+        """Create or upgrade the search component's tables (groups live there)."""
+        migrate_schema(conn)
+
+    # -- building -----------------------------------------------------------------------------
+
+    def assign(self, conn: sqlite3.Connection, practice_ids: list[int]) -> None:
+        """Put each new practice into the nearest group above threshold, else a new one (caller's transaction)."""
+        if not practice_ids:
+            return
+        with _transaction(conn):
+            group_ids, sums, sizes = _load_groups(conn)
+            vectors = _vectors(conn, practice_ids)
+            words = _words(conn, practice_ids)
+            position = {gid: i for i, gid in enumerate(group_ids)}
+            touched: set[int] = set()
+            for pid in practice_ids:
+                vec = vectors.get(pid)
+                gid = None
+                if vec is not None and group_ids:
+                    gid = self._best_group(conn, vec, words.get(pid, set()), group_ids, sums, sizes)
+                if gid is None:
+                    gid = _new_group(conn)
+                    position[gid] = len(group_ids)
+                    group_ids.append(gid)
+                    sums.append(None)
+                    sizes.append(0)
+                i = position[gid]
+                if vec is not None:
+                    sums[i] = vec.copy() if sums[i] is None else sums[i] + vec
+                sizes[i] += 1
+                conn.execute("UPDATE practices SET group_id = ? WHERE id = ?", (gid, pid))
+                touched.add(gid)
+            for gid in touched:
+                i = position[gid]
+                _save_group(conn, gid, sizes[i], sums[i])
+            self._relabel(conn, sorted(touched))
+
+    def _best_group(
+        self,
+        conn: sqlite3.Connection,
+        vec: np.ndarray,
+        words: set[str],
+        group_ids: list[int],
+        sums: list[np.ndarray | None],
+        sizes: list[int],
+    ) -> int | None:
+        """The group whose members are on average most similar to ``vec`` (if above threshold)."""
+        have = [i for i, s in enumerate(sums) if s is not None and np.any(s)]
+        if not have:
+            return None
+        centroids = np.vstack([sums[i] for i in have])
+        centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
+        sims = centroids @ vec
+        order = np.argsort(-sims)[:CANDIDATE_GROUPS]
+        best, best_score = None, -math.inf
+        for j in order:
+            gid = group_ids[have[j]]
+            members = [r[0] for r in conn.execute("SELECT id FROM practices WHERE group_id = ?", (gid,))]
+            mvecs = _vectors(conn, members)
+            mwords = _words(conn, members)
+            scores = [
+                float(mvecs[m] @ vec) + self.keyword_weight * _jaccard(words, mwords.get(m, set()))
+                for m in members
+                if m in mvecs
+            ]
+            if scores and (score := float(np.mean(scores))) > best_score:
+                best, best_score = gid, score
+        return best if best_score >= self.threshold else None
+
+    def rebuild(self, conn: sqlite3.Connection) -> int:
+        """Re-cluster every practice from scratch; returns the number of groups."""
+        with _transaction(conn):
+            all_ids = [r[0] for r in conn.execute("SELECT id FROM practices ORDER BY id")]
+            vectors = _vectors(conn, all_ids)
+            with_vec = [pid for pid in all_ids if pid in vectors]
+            labels = self.cluster(
+                np.vstack([vectors[p] for p in with_vec]) if with_vec else np.zeros((0, 1), np.float32),
+                [_words(conn, with_vec).get(p, set()) for p in with_vec],
+            )
+            conn.execute("UPDATE practices SET group_id = NULL")
+            conn.execute("DELETE FROM practice_groups")
+            members: dict[int, list[int]] = {}
+            for pid, label in zip(with_vec, labels, strict=True):
+                members.setdefault(int(label), []).append(pid)
+            clusters = list(members.values()) + [[pid] for pid in all_ids if pid not in vectors]
+            new_ids: list[int] = []
+            for cluster in clusters:
+                gid = _new_group(conn)
+                new_ids.append(gid)
+                conn.executemany("UPDATE practices SET group_id = ? WHERE id = ?", [(gid, p) for p in cluster])
+                vs = [vectors[p] for p in cluster if p in vectors]
+                _save_group(conn, gid, len(cluster), np.sum(vs, axis=0) if vs else None)
+            self._relabel(conn, new_ids)
+            return len(clusters)
+
+    def cluster(self, matrix: np.ndarray, words: list[set[str]]) -> np.ndarray:
+        """Cluster labels for rows of ``matrix`` (unit vectors) with their word sets."""
+        n = matrix.shape[0]
+        if n == 0:
+            return np.zeros(0, dtype=np.int64)
+        if n == 1:
+            return np.zeros(1, dtype=np.int64)
+        if n > EXACT_LIMIT:
+            return self._cluster_online(matrix)
+        from sklearn.cluster import AgglomerativeClustering
+
+        sim = matrix @ matrix.T + self.keyword_weight * _jaccard_matrix(words)
+        dist = np.clip(1.0 + self.keyword_weight - sim, 0.0, None)
+        np.fill_diagonal(dist, 0.0)
+        model = AgglomerativeClustering(
+            n_clusters=None,
+            metric="precomputed",
+            linkage="average",
+            distance_threshold=1.0 + self.keyword_weight - self.threshold,
+        )
+        return model.fit_predict(dist.astype(np.float64))
+
+    def _cluster_online(self, matrix: np.ndarray) -> np.ndarray:
+        """One pass: each row joins the most similar centroid above threshold or starts a cluster."""
+        labels = np.empty(matrix.shape[0], dtype=np.int64)
+        sums = np.zeros((0, matrix.shape[1]), dtype=np.float32)
+        for i, vec in enumerate(matrix):
+            if len(sums):
+                cents = sums / np.linalg.norm(sums, axis=1, keepdims=True)
+                sims = cents @ vec
+                j = int(np.argmax(sims))
+                if sims[j] >= self.threshold:
+                    sums[j] += vec
+                    labels[i] = j
+                    continue
+            sums = np.vstack([sums, vec[None, :]])
+            labels[i] = len(sums) - 1
+        return labels
+
+    # -- labels -------------------------------------------------------------------------------
+
+    def _relabel(self, conn: sqlite3.Connection, group_ids: list[int]) -> None:
+        total = conn.execute("SELECT COUNT(*) FROM practice_words").fetchone()[0] or 1
+        for gid in group_ids:
+            rows = conn.execute(
+                "SELECT p.id, p.name, w.body FROM practices p LEFT JOIN practice_words w ON w.rowid = p.id "
+                "WHERE p.group_id = ?",
+                (gid,),
+            ).fetchall()
+            label = group_label(
+                [r[1] for r in rows],
+                [set((r[2] or "").split()) for r in rows],
+                lambda terms: _doc_freq(conn, terms),
+                total,
+            )
+            conn.execute("UPDATE practice_groups SET label = ? WHERE id = ?", (label, gid))
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def list_groups(self, conn: sqlite3.Connection, limit: int = 50, offset: int = 0) -> list[dict]:
+        """Groups with more than one member first (largest first), then singletons."""
+        rows = conn.execute(
+            "SELECT id, label, size FROM practice_groups ORDER BY (size > 1) DESC, size DESC, id ASC LIMIT ? OFFSET ?",
+            (limit, offset),
+        ).fetchall()
+        return [_describe(conn, r[0], r[1], r[2]) for r in rows]
+
+    def get_group(self, conn: sqlite3.Connection, group_id: int) -> dict | None:
+        """One group's description and its practice ids (newest documents first)."""
+        row = conn.execute("SELECT id, label, size FROM practice_groups WHERE id = ?", (group_id,)).fetchone()
+        if row is None:
+            return None
+        out = _describe(conn, row[0], row[1], row[2])
+        out["practice_ids"] = [
+            r[0]
+            for r in conn.execute(
+                "SELECT p.id FROM practices p JOIN documents d ON d.id = p.document_id WHERE p.group_id = ? "
+                "ORDER BY d.year DESC, p.document_id, p.ordinal",
+                (group_id,),
+            )
+        ]
+        return out
+
+
+def group_label(
+    names: list[str | None], word_sets: list[set[str]], doc_freq, total: int, max_words: int = 2
+) -> str:
+    """A short Chinese label: the most frequent practice name, else the members' most telling shared words."""
+    named = Counter(n for n in names if n)
+    if named:
+        name, count = named.most_common(1)[0]
+        if count >= 2 or len(names) == 1:
+            return name
+    counts: Counter[str] = Counter()
+    for ws in word_sets:
+        counts.update(w for w in ws if _labelable(w))
+    if not counts:
+        return next((n for n in names if n), "未命名做法")
+    need = 2 if len(word_sets) > 1 else 1
+    shared = [w for w, c in counts.items() if c >= need] or list(counts)
+    # Prefer whole words over the pieces search-mode segmentation also emits.
+    shared = [w for w in shared if not any(w != o and w in o for o in shared)]
+    df = doc_freq(shared)
+    scored = sorted(shared, key=lambda w: (-(counts[w] * math.log(1 + total / (1 + df.get(w, 0)))), w))
+    return "".join(scored[:max_words])
+
+
+def _labelable(word: str) -> bool:
+    return len(word) >= 2 and word not in LABEL_STOPWORDS and not any(ch.isdigit() for ch in word) and "x" not in word
+
+
+def _doc_freq(conn: sqlite3.Connection, terms: list[str]) -> dict[str, int]:
+    if not terms:
+        return {}
+    rows = conn.execute(
+        "SELECT term, doc FROM practice_words_vocab WHERE term IN (SELECT value FROM json_each(?))",
+        (json.dumps(terms, ensure_ascii=False),),
+    )
+    return {r[0]: int(r[1]) for r in rows}
+
+
+def _describe(conn: sqlite3.Connection, gid: int, label: str, size: int) -> dict:
+    orgs = [
+        r[0]
+        for r in conn.execute(
+            "SELECT o.org, COUNT(*) AS n FROM practice_orgs o JOIN practices p ON p.id = o.practice_id "
+            "WHERE p.group_id = ? GROUP BY o.org ORDER BY n DESC, o.org LIMIT 20",
+            (gid,),
+        )
+    ]
+    years = [
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT d.year FROM practices p JOIN documents d ON d.id = p.document_id "
+            "WHERE p.group_id = ? AND d.year IS NOT NULL ORDER BY d.year",
+            (gid,),
+        )
+    ]
+    topics = [
+        r[0]
+        for r in conn.execute(
+            "SELECT topic, COUNT(*) AS n FROM practices WHERE group_id = ? GROUP BY topic ORDER BY n DESC, topic",
+            (gid,),
+        )
+    ]
+    return {"id": gid, "label": label, "size": size, "orgs": orgs, "years": years, "topics": topics}
+
+
+def _load_groups(conn: sqlite3.Connection) -> tuple[list[int], list[np.ndarray | None], list[int]]:
+    ids, sums, sizes = [], [], []
+    for gid, size, blob in conn.execute("SELECT id, size, vector_sum FROM practice_groups ORDER BY id"):
+        ids.append(gid)
+        sizes.append(size)
+        sums.append(np.frombuffer(blob, dtype=np.float32).copy() if blob else None)
+    return ids, sums, sizes
+
+
+def _new_group(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("INSERT INTO practice_groups(label, size) VALUES ('', 0)").lastrowid)
+
+
+def _save_group(conn: sqlite3.Connection, gid: int, size: int, vector_sum: np.ndarray | None) -> None:
+    conn.execute(
+        "UPDATE practice_groups SET size = ?, vector_sum = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
+        "WHERE id = ?",
+        (size, None if vector_sum is None else np.asarray(vector_sum, dtype=np.float32).tobytes(), gid),
+    )
+
+
+def _vectors(conn: sqlite3.Connection, ids: list[int]) -> dict[int, np.ndarray]:
+    if not ids:
+        return {}
+    rows = conn.execute(
+        "SELECT practice_id, vector FROM practice_vectors WHERE practice_id IN (SELECT value FROM json_each(?))",
+        (json.dumps(ids),),
+    )
+    return {r[0]: np.frombuffer(r[1], dtype=np.float32) for r in rows}
+
+
+def _words(conn: sqlite3.Connection, ids: list[int]) -> dict[int, set[str]]:
+    if not ids:
+        return {}
+    rows = conn.execute(
+        "SELECT rowid, body FROM practice_words WHERE rowid IN (SELECT value FROM json_each(?))", (json.dumps(ids),)
+    )
+    return {r[0]: set((r[1] or "").split()) for r in rows}
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
+def _jaccard_matrix(words: list[set[str]]) -> np.ndarray:
+    """Pairwise Jaccard similarity of word sets, via a sparse binary term matrix."""
+    from scipy.sparse import csr_matrix
+
+    vocab: dict[str, int] = {}
+    rows, cols = [], []
+    for i, ws in enumerate(words):
+        for w in ws:
+            rows.append(i)
+            cols.append(vocab.setdefault(w, len(vocab)))
+    n = len(words)
+    if not vocab:
+        return np.zeros((n, n), dtype=np.float32)
+    x = csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n, len(vocab)))
+    inter = (x @ x.T).toarray()
+    sizes = np.asarray(x.sum(axis=1)).ravel()
+    union = sizes[:, None] + sizes[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1), 0.0).astype(np.float32)
+
+
+@contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """Join the caller's transaction, or open one when called on its own (CLI rebuild)."""
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

@@ -1,0 +1,75 @@
+"""CLI of the search component: ``jingyan eval-search`` prints search quality on the labelled queries."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+
+def _eval_search(args: argparse.Namespace) -> int:
+    from service.library.db import connect
+    from service.library.search import PracticeIndex, RankerWeights
+    from service.library.search_eval import (
+        QUERIES,
+        build_library,
+        eval_files,
+        evaluate,
+        format_summary,
+        load_queries,
+    )
+
+    embedder = None
+    if not args.lexical_only:
+        from service.config import Settings
+        from service.mining.embed import Embedder
+
+        try:
+            embedder = Embedder.load(Settings.from_env().model_dir)
+        except Exception as exc:  # the model folder is missing: say how to build it
+            print(f"无法加载语义模型，请先运行 python -m models.build；或加 --lexical-only 只评测关键词检索。（{exc}）",
+                  file=sys.stderr)
+            return 2
+    weights = RankerWeights(
+        words=args.w_words, grams=args.w_grams, vectors=args.w_vectors, expand=not args.no_expand,
+        use_grams=not args.no_grams,
+    )
+    index = PracticeIndex(embedder, weights=weights)
+    queries = load_queries(Path(args.queries) if args.queries else QUERIES)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(args.db) if args.db else Path(tmp) / "eval.sqlite"
+        if not db.exists():
+            stats = build_library(db, index, eval_files(), mode=args.mode)
+            print(f"已建库：{stats['entries']} 条（{args.mode}），用时 {stats['seconds']:.1f} 秒，"
+                  f"其中向量 {stats['embed_seconds']:.1f} 秒", file=sys.stderr)
+        conn = connect(db)
+        result = evaluate(conn, index, queries)
+        conn.close()
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return 0
+    print(format_summary(result["summary"]))
+    if args.verbose:
+        for q in result["queries"]:
+            mark = "✓" if q["recall"] == 1 else ("½" if q["recall"] > 0 else "✗")
+            print(f"{mark} {q['type']:<10} {q['split']:<8} 首个命中 {q['first'] or '-':>3}  {q['query']}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval-search", help="在标注查询集上评测检索质量（recall@10、MRR）")
+    p.add_argument("--mode", choices=["clauses", "practices"], default="clauses",
+                   help="索引单位：按句切分（clauses）或挖掘出的做法（practices）")
+    p.add_argument("--db", help="评测库文件（已存在则直接复用，省去重新计算向量）")
+    p.add_argument("--queries", help="查询集 JSONL（默认 corpus/queries/queries.jsonl）")
+    p.add_argument("--lexical-only", action="store_true", help="不加载语义模型，只用关键词检索")
+    p.add_argument("--no-expand", action="store_true", help="不做同义词扩展")
+    p.add_argument("--no-grams", action="store_true", help="不用字二元组排序器")
+    p.add_argument("--w-words", type=float, default=1.0, help="词 BM25 排序器权重")
+    p.add_argument("--w-grams", type=float, default=1.0, help="字二元组 BM25 排序器权重")
+    p.add_argument("--w-vectors", type=float, default=1.0, help="向量排序器权重")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出全部结果")
+    p.add_argument("-v", "--verbose", action="store_true", help="逐条列出查询结果")
+    p.set_defaults(func=_eval_search)

@@ -1,0 +1,42 @@
+"""Helpers for stories told through the real HTTP API: the app, uploads, Word files written on the fly."""
+
+from __future__ import annotations
+
+import io
+import time
+from datetime import UTC, datetime, timedelta
+
+import docx
+from fastapi.testclient import TestClient
+
+from service.digest.clock import ManualClock
+
+
+def upload(client: TestClient, name: str, data: bytes, timeout: float = 180.0) -> dict:
+    """POST one file to /api/documents and wait until its job is done."""
+    response = client.post("/api/documents", files=[("files", (name, data))])
+    assert response.status_code == 202, response.text
+    (job,) = response.json()["jobs"]
+    deadline = time.monotonic() + timeout
+    while job["status"] not in ("done", "failed"):
+        assert time.monotonic() < deadline, f"job still pending: {job}"
+        time.sleep(0.2)
+        job = client.get(f"/api/jobs/{job['id']}").json()
+    assert job["status"] == "done", job
+    return job
+
+
+def word_file(title: str, *paragraphs: str) -> bytes:
+    """A small exchange material as a .docx, the way units send them."""
+    doc = docx.Document()
+    doc.add_heading(title, level=1)
+    for text in paragraphs:
+        doc.add_paragraph(text)
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+def catch_up(clock: ManualClock) -> None:
+    """Bring the test clock to just after the real time the ingestion worker stamps practices with."""
+    clock.set(max(clock.now(), datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)))

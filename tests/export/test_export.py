@@ -1,0 +1,95 @@
+"""A clerk exports practices to Word, Excel (CSV) and JSON and reopens what was written."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, date, datetime
+
+import docx
+from docx.oxml.ns import qn
+from docx.shared import Pt
+
+from service.digest import schema as digest_schema
+from service.library import export
+from service.library import schema as library_schema
+from service.library.db import connect
+from tests.digest.conftest import SAMPLES, SEED
+from tests.digest.corpus_library import SEED_SPECS, XIANYANG, XIANYANG_SPECS, add_document
+
+
+def stored_practices(tmp_path):
+    conn = connect(tmp_path / "library.sqlite")
+    library_schema.migrate(conn)
+    digest_schema.migrate(conn)
+    now = datetime.now(UTC)
+    ids = add_document(conn, SEED, SEED_SPECS, now) + add_document(conn, SAMPLES / XIANYANG, XIANYANG_SPECS, now)
+    practices = export.load_export_practices(conn, ids, "http://jingyan.test")
+    conn.close()
+    return practices
+
+
+def east_asian_font(run) -> str | None:
+    return run._element.rPr.rFonts.get(qn("w:eastAsia"))
+
+
+def test_word_compilation_has_topics_practices_sources_and_official_fonts(tmp_path):
+    practices = stored_practices(tmp_path)
+    data = export.to_docx(practices, on=date(2026, 11, 27))
+    doc = docx.Document(io.BytesIO(data))
+    paragraphs = doc.paragraphs
+    texts = [p.text for p in paragraphs]
+
+    assert texts[0] == "经验做法汇编" and "2026年11月27日" in texts[1]
+    assert east_asian_font(paragraphs[0].runs[0]) == "方正小标宋简体"
+    assert paragraphs[0].runs[0].font.size == Pt(22)
+    headings = [p for p in paragraphs if p.style.name == "Heading 1"]
+    assert [h.text for h in headings] == ["一、思想建设", "二、作风建设", "三、基层治理"]
+    assert all(east_asian_font(h.runs[0]) == "黑体" for h in headings)
+    body = "\n".join(texts)
+    for p in practices:
+        assert p.text in body
+    assert "市委办公室：“日读一文、周写千字、月读一书、季写一篇”" in body
+    assert f"来源：《{practices[0].doc_title}》（{SEED.name}）" in body
+    practice_para = next(p for p in paragraphs if "日读一文" in p.text)
+    assert {east_asian_font(r) for r in practice_para.runs} == {"仿宋_GB2312"}
+    assert practice_para.paragraph_format.line_spacing == Pt(28)
+    section = doc.sections[0]
+    margins = [section.top_margin, section.bottom_margin, section.left_margin, section.right_margin]
+    assert [round(m.cm, 2) for m in margins] == [3.7, 3.5, 2.8, 2.6]
+    assert round(section.page_width.cm, 1) == 21.0 and round(section.page_height.cm, 1) == 29.7
+    font_table = next(r.target_part for r in doc.part.rels.values() if r.reltype.endswith("/fontTable"))
+    assert "华文中宋".encode() in font_table.blob
+
+
+def test_practice_groups_become_second_level_headings(tmp_path):
+    practices = stored_practices(tmp_path)
+    for p in practices[:2]:
+        p.group_id, p.group_label = 7, "学习制度"
+    practices[2].group_id, practices[2].group_label = 9, "五微学习法"  # alone in the export: no heading
+    doc = docx.Document(io.BytesIO(export.to_docx(practices)))
+    level2 = [p for p in doc.paragraphs if p.style.name == "Heading 2"]
+    assert [p.text for p in level2] == ["（一）学习制度", "（二）其他做法"]
+    assert east_asian_font(level2[0].runs[0]) == "楷体_GB2312"
+    texts = [p.text for p in doc.paragraphs]
+    assert texts.index("（二）其他做法") < next(i for i, t in enumerate(texts) if "五微" in t)
+
+
+def test_csv_opens_in_excel_and_with_the_csv_module(tmp_path):
+    practices = stored_practices(tmp_path)
+    data = export.to_csv(practices)
+    assert data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    assert len(rows) == len(practices)
+    first = rows[0]
+    assert first["单位"] == "市委办公室" and first["主题"] == "思想建设"
+    assert "日读一文" in first["做法内容"] and first["来源文件"] == SEED.name
+    assert first["链接"] == f"http://jingyan.test/practices/{practices[0].id}"
+
+
+def test_json_keeps_every_field(tmp_path):
+    practices = stored_practices(tmp_path)
+    doc = json.loads(export.to_json(practices))
+    assert doc["count"] == len(practices) == 5
+    assert doc["practices"][3]["name"] == "“三卡预警”" and doc["practices"][3]["tags"] == ["监督执纪"]

@@ -1,0 +1,51 @@
+"""Downloading search results, topics and hand-picked practices through ``GET /api/export``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from urllib.parse import quote
+
+import docx
+
+from tests.digest.app_support import upload
+from tests.digest.conftest import SEED
+
+
+def test_a_topic_downloads_as_a_word_compilation_with_a_chinese_filename(app_client):
+    client = app_client
+    upload(client, SEED.name, SEED.read_bytes())
+
+    response = client.get("/api/export", params={"format": "docx", "topic": "思想建设"})
+    assert response.status_code == 200, response.text
+    disposition = response.headers["content-disposition"]
+    assert disposition.startswith("attachment;")
+    assert f"filename*=UTF-8''{quote('思想建设经验做法汇编')}" in disposition
+    assert response.headers["content-type"].startswith("application/vnd.openxmlformats")
+    doc = docx.Document(io.BytesIO(response.content))
+    texts = [p.text for p in doc.paragraphs]
+    assert texts[0] == "思想建设经验做法汇编"
+    assert [p.text for p in doc.paragraphs if p.style.name == "Heading 1"] == ["一、思想建设"]
+    assert any("日读一文" in t for t in texts) and not any("三卡预警" in t for t in texts)
+
+
+def test_search_results_and_chosen_practices_download_as_csv_and_json(app_client):
+    client = app_client
+    upload(client, SEED.name, SEED.read_bytes())
+    hits = client.get("/api/search", params={"q": "日读一文"}).json()["results"]
+    chosen = [h["practice"]["id"] for h in hits[:2]]
+
+    found = client.get("/api/export", params={"format": "csv", "q": "日读一文"})
+    assert found.status_code == 200 and found.content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(found.content.decode("utf-8-sig"))))
+    assert any("日读一文" in r["做法内容"] and r["来源文件"] == SEED.name for r in rows)
+
+    picked = client.get("/api/export", params={"format": "json", "ids": ",".join(map(str, chosen))})
+    data = json.loads(picked.content)
+    assert [p["id"] for p in data["practices"]] == chosen
+
+    wrong = client.get("/api/export", params={"format": "pdf"})
+    assert wrong.status_code == 422 and "docx" in wrong.json()["detail"]
+    missing = client.get("/api/export", params={"ids": "999999"})
+    assert missing.status_code == 404 and "没有符合条件" in missing.json()["detail"]
