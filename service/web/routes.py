@@ -75,8 +75,10 @@ def practice_view(item: dict[str, Any], terms: list[str] | None = None) -> dict[
     return {
         "id": p["id"],
         "document_id": p["document_id"],
-        "title": p["name"] or _first_words(text),
+        # Unnamed practices are headed by their units; the clause itself follows right below.
+        "title": p["name"] or "、".join(p["orgs"][:3]) or _first_words(text),
         "name": p["name"],
+        "heading": p["name"] or _first_words(text, 40),
         "text": text,
         "text_html": mark_terms(text, highlights),
         "topic": p["topic"],
@@ -127,7 +129,8 @@ def home(request: Request) -> HTMLResponse:
     conn = library.db.conn()
     overview = library.index.search(conn, "", SearchFilters(), limit=6, offset=0)
     topic_counts = overview.facets.get("topic", {})
-    groups = library.grouper.list_groups(conn, 12, 0)
+    # Groups come largest first; a single practice is not yet a "kind of practice" worth a tile.
+    groups = [g for g in library.grouper.list_groups(conn, 12, 0) if g["size"] > 1]
     return render(
         request,
         "home.html",
@@ -136,7 +139,6 @@ def home(request: Request) -> HTMLResponse:
         stats={
             "documents": store.count_documents(conn),
             "practices": overview.total,
-            "groups": len(library.grouper.list_groups(conn, 100000, 0)) if groups else 0,
         },
         topics=[{"label": t, "count": topic_counts.get(t, 0)} for t in TOPICS],
         groups=groups,
@@ -281,7 +283,7 @@ def _practice_page(request: Request, practice_id: int, error: str | None = None)
     return render(
         request,
         "practice.html",
-        title=view["title"],
+        title=view["heading"],
         active="library",
         p=view,
         group=group,

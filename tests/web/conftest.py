@@ -135,18 +135,25 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
+SEEDED = [
+    "seed__000_d56bd712dbae6b12.txt",  # first, so it is document 1
+    "pb-lotjol__11.txt",
+    "hust-partygov__05.txt",
+]
+
+
 @pytest.fixture(scope="session")
 def seeded(server: str) -> str:
-    """The library holding the seed speech (uploaded through the API unless already there)."""
+    """The library holding the seed speech and two branch reports (uploaded through the API once)."""
     import httpx
 
-    seed = ROOT / "corpus" / "samples" / "seed__000_d56bd712dbae6b12.txt"
-    with httpx.Client(base_url=server, timeout=30) as client:
-        jobs = client.post("/api/documents", files={"files": (seed.name, seed.read_bytes(), "text/plain")}).json()["jobs"]
-        deadline = time.monotonic() + 180
-        job = jobs[0]
-        while job["status"] not in ("done", "failed") and time.monotonic() < deadline:
-            time.sleep(0.5)
-            job = client.get(f"/api/jobs/{job['id']}").json()
-        assert job["status"] == "done", job
+    with httpx.Client(base_url=server, timeout=60) as client:
+        for name in SEEDED:
+            path = ROOT / "corpus" / "samples" / name
+            job = client.post("/api/documents", files={"files": (name, path.read_bytes(), "text/plain")}).json()["jobs"][0]
+            deadline = time.monotonic() + 180
+            while job["status"] not in ("done", "failed") and time.monotonic() < deadline:
+                time.sleep(0.3)
+                job = client.get(f"/api/jobs/{job['id']}").json()
+            assert job["status"] == "done", job
     return server
