@@ -263,7 +263,7 @@ def _source_html(library: Library, practice: dict[str, Any]) -> Markup:
 
 def _similar(library: Library, practice_id: int, limit: int) -> list[dict[str, Any]]:
     hits = library.index.similar(library.db.conn(), practice_id, limit=limit, other_documents=True)
-    return [practice_view(i) for i in hits_with_practices(library, hits)]
+    return [practice_view(i, []) for i in hits_with_practices(library, hits)]
 
 
 @router.get("/practices/{practice_id}", response_class=HTMLResponse)

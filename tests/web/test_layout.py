@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 PAGES = ["/", "/search?q=学习制度", "/documents", "/documents/1", "/practices/1", "/groups", "/upload",
          "/subscriptions"]
@@ -41,3 +41,20 @@ def test_forms_label_every_field(page: Page, seeded):
                  .map(e => e.name || e.id)"""
         )
         assert unlabeled == [], f"{path} 有未加标签的输入框：{unlabeled}"
+
+
+@pytest.mark.slow
+def test_search_by_keyboard_alone(page: Page, seeded):
+    page.goto("/")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "跳到正文"
+    for _ in range(20):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "header-q":
+            break
+    page.keyboard.type("学习制度")
+    page.keyboard.press("Enter")
+    expect(page.locator(".result").first).to_be_visible()
+    page.locator(".result").first.locator("summary").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".result").first.locator("details")).to_have_attribute("open", "")

@@ -59,3 +59,14 @@ def test_group_page_lists_its_practices_with_an_export(page: Page, seeded):
     expect(page.locator(".results .result")).to_have_count(size)
     href = page.get_by_role("link", name="导出Word").get_attribute("href")
     assert re.search(r"group=\d+", href)
+
+
+@pytest.mark.slow
+def test_browsing_everything_pages_through_the_library(page: Page, seeded):
+    page.goto("/search")
+    total = int(re.search(r"共找到 (\d+) 条", page.locator("#result-count").inner_text()).group(1))
+    assert total > 10
+    first_page = page.locator(".result").first.get_attribute("data-practice-id")
+    page.locator(".pager").get_by_role("link", name="下一页").click()
+    expect(page.locator(".pager .current")).to_have_text("2")
+    assert page.locator(".result").first.get_attribute("data-practice-id") != first_page
