@@ -9,6 +9,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import resource
+import signal
 import zipfile
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +19,7 @@ from service.intake.errors import IntakeError
 
 MB = 1024 * 1024
 # Address space a parse may add on top of what the parent already maps; a bomb hits this wall.
-CHILD_EXTRA_ADDRESS_SPACE = 1536 * MB
+CHILD_EXTRA_ADDRESS_SPACE = 768 * MB
 _CHUNK = 1 * MB
 
 
@@ -102,6 +103,13 @@ def _child(conn: Any, func: Callable[..., Any], args: tuple[Any, ...]) -> None:
         conn.close()
 
 
+def _exit_reason(code: int | None) -> str:
+    if code is not None and code < 0:
+        # SIGABRT/SIGSEGV here usually means the parser ran into the memory cap.
+        return f"parser process killed by {signal.Signals(-code).name} (memory cap {CHILD_EXTRA_ADDRESS_SPACE // MB} MB)"
+    return f"parser process ended with exit code {code}"
+
+
 def can_fork() -> bool:
     """True where a child process may be started (not inside a daemonic worker)."""
     return "fork" in multiprocessing.get_all_start_methods() and not multiprocessing.current_process().daemon
@@ -131,7 +139,7 @@ def run_isolated(func: Callable[..., Any], args: tuple[Any, ...], timeout_s: flo
             raise IntakeError(
                 "crashed",
                 "解析程序在读取此文件时异常退出；文件可能已损坏，请另存后重新上传",
-                f"parser process ended with exit code {proc.exitcode}",
+                _exit_reason(proc.exitcode),
             ) from exc
     finally:
         receiver.close()

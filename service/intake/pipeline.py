@@ -27,26 +27,21 @@ def parse_bytes(data: bytes, filename: str, settings: Settings | None = None, *,
     """
     settings = settings or Settings()
     check_file_size(data, settings)
+    original = data
     kind, seen = sniff(data)
     if kind == "image":
         raise IntakeError("image", f"这是一张图片（{seen}），不是文档；扫描件需要先做文字识别（OCR），或{_UPLOAD_ADVICE}",
                           f"content is a {seen} image")
     if kind in ("binary", "zip"):
         raise IntakeError("unsupported", f"不支持此文件类型（{seen}）；{_UPLOAD_ADVICE}", f"content is {seen}")
-    fmt = "docx" if kind == "docx" else kind
+    fmt = {"pdf": "pdf", "docx": "docx", "text": "txt"}.get(kind, "doc")
     if kind in ("ole2", "rtf", "odf"):
         from service.intake.readers.legacy import convert_to_docx
 
         # LibreOffice runs as its own process with its own timeout, outside the memory-capped child.
-        data_for_reader = convert_to_docx(data, kind, settings.parse_timeout_s)
-        fmt, kind = "doc", "docx"
-    else:
-        data_for_reader = data
-    source = SourceInfo(filename, fmt if fmt in ("pdf", "docx", "txt", "doc") else "doc",
-                        hashlib.sha256(data).hexdigest(), len(data))
-    if kind == "text":
-        source.format = "txt"
-    args = (kind, data_for_reader, source, settings)
+        data, kind = convert_to_docx(data, kind, settings.parse_timeout_s), "docx"
+    source = SourceInfo(filename, fmt, hashlib.sha256(original).hexdigest(), len(original))
+    args = (kind, data, source, settings)
     if isolate and can_fork():
         return run_isolated(_parse, args, settings.parse_timeout_s)
     with warnings.catch_warnings():

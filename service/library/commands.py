@@ -104,13 +104,9 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _groups_rebuild(args: argparse.Namespace) -> int:
-    from service.library.store import transaction
-
     library = _open(args, with_model=False)
     try:
-        conn = library.db.conn()
-        with transaction(conn):
-            n = library.grouper.rebuild(conn)
+        n = library.grouper.rebuild(library.db.conn())
     finally:
         library.close()
     print(f"已重建做法分组：{n} 组")

@@ -88,7 +88,7 @@ class Ingestor:
 
         self._stage(job_id, "embedding", 0.6)
         year = store.year_of(doc.date)
-        items = [_indexed(p, 0, doc, year) for p in practices]
+        items = [indexed_practice(p, 0, doc, year) for p in practices]
         vectors = self.index.embed(items) if items else None
         signature = dedupe.signature(doc.text)
 
@@ -156,7 +156,8 @@ def delete_document(
     return True
 
 
-def _indexed(p: Practice, document_id: int, doc: Document, year: int | None) -> IndexedPractice:
+def indexed_practice(p: Practice, document_id: int, doc: Document, year: int | None) -> IndexedPractice:
+    """What the search index is given for one practice (ids are filled in once stored)."""
     return IndexedPractice(
         id=0,
         document_id=document_id,

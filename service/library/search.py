@@ -23,6 +23,7 @@ Example::
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -68,6 +69,9 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX practice_groups_size ON practice_groups(size DESC);
     CREATE VIRTUAL TABLE practice_words_vocab USING fts5vocab(practice_words, 'row');
+    """,
+    """
+    CREATE VIRTUAL TABLE practice_grams_vocab USING fts5vocab(practice_grams, 'row');
     """,
 ]
 
@@ -140,7 +144,11 @@ class RankerWeights:
     rrf_k: float = 60.0
     depth: int = 200
     context_weight: float = 0.5  # BM25 weight of the context column against the practice text
-    expand: bool = True  # synonym expansion
+    expand: bool = True  # synonym expansion: a fourth ranker over the query words plus their expansions
+    expansion: float = 0.7
+    expand_vector_query: bool = False
+    coverage_power: float = 2.0  # lexical rankers weighted by (query IDF share of their best hits) ** this; 0 = off
+    coverage_depth: int = 3  # also append the expansions to the text the model embeds
     use_grams: bool = True
 
 
@@ -245,18 +253,56 @@ class PracticeIndex:
         w = self.weights
         where, params = _filter_sql(filters)
         lists: list[tuple[float, list[int]]] = []
-        word_terms = plan.words + plan.expanded_words
-        if word_terms and w.words > 0:
-            lists.append((w.words, self._fts(conn, "practice_words", word_terms, where, params, weights=(1.0, w.context_weight))))
+        bm25_weights = (1.0, w.context_weight)
+        if plan.words and w.words > 0:
+            ranking = self._fts(conn, "practice_words", plan.words, where, params, bm25_weights)
+            lists.append((w.words * self._trust(conn, "practice_words", plan.words, ranking), ranking))
+        if plan.expanded_words and w.expansion > 0:
+            terms = plan.words + plan.expanded_words
+            lists.append((w.expansion, self._fts(conn, "practice_words", terms, where, params, bm25_weights)))
         if w.use_grams and plan.grams and w.grams > 0:
-            lists.append((w.grams, self._fts(conn, "practice_grams", plan.grams, where, params, weights=(1.0,))))
+            ranking = self._fts(conn, "practice_grams", plan.grams, where, params, weights=(1.0,))
+            lists.append((w.grams * self._trust(conn, "practice_grams", plan.grams, ranking), ranking))
         if self.embedder is not None and w.vectors > 0:
-            lists.append((w.vectors, self._vector_ranking(conn, plan.query, filters, where, params)))
+            text = plan.query
+            if w.expand_vector_query and plan.expansions:
+                text = f"{plan.query} {' '.join(plan.expansions)}"
+            lists.append((w.vectors, self._vector_ranking(conn, text, filters, where, params)))
         scores: dict[int, float] = {}
         for weight, ranking in lists:
             for rank, pid in enumerate(ranking):
                 scores[pid] = scores.get(pid, 0.0) + weight / (w.rrf_k + rank + 1)
         return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+    def _trust(self, conn: sqlite3.Connection, table: str, terms: list[str], ranking: list[int]) -> float:
+        """How far to trust a lexical ranker for this query: the share of the query's IDF mass its best hits hold.
+
+        A query whose words all occur in a practice (吹哨报到) gets full weight; a paraphrase whose
+        best lexical match shares only generic words (党组织 for 工地上建党组织) leaves the ranking
+        mostly to the vectors instead of letting two correlated lexical lists outvote them.
+        """
+        if self.weights.coverage_power <= 0 or not ranking:
+            return 1.0 if ranking else 0.0
+        uniq = list(dict.fromkeys(terms))
+        vocab = {
+            r[0]: int(r[1])
+            for r in conn.execute(
+                f"SELECT term, doc FROM {table}_vocab WHERE term IN (SELECT value FROM json_each(?))",
+                (json.dumps(uniq, ensure_ascii=False),),
+            )
+        }
+        n = conn.execute("SELECT COUNT(*) FROM practices").fetchone()[0] or 1
+        idf = {t: math.log(1 + (n - vocab.get(t, 0) + 0.5) / (vocab.get(t, 0) + 0.5)) for t in uniq}
+        total = sum(idf.values()) or 1.0
+        columns = "body || ' ' || context" if table == "practice_words" else "body"
+        top = ranking[: self.weights.coverage_depth]
+        best = 0.0
+        for (body,) in conn.execute(
+            f"SELECT {columns} FROM {table} WHERE rowid IN (SELECT value FROM json_each(?))", (json.dumps(top),)
+        ):
+            have = set(body.split())
+            best = max(best, sum(v for t, v in idf.items() if t in have) / total)
+        return best**self.weights.coverage_power
 
     def _fts(
         self,

@@ -17,8 +17,10 @@ def _eval_search(args: argparse.Namespace) -> int:
         build_library,
         eval_files,
         evaluate,
+        format_ablations,
         format_summary,
         load_queries,
+        run_ablations,
     )
 
     embedder = None
@@ -41,10 +43,15 @@ def _eval_search(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(args.db) if args.db else Path(tmp) / "eval.sqlite"
         if not db.exists():
-            stats = build_library(db, index, eval_files(), mode=args.mode)
+            cache = Path(args.vectors_cache) if args.vectors_cache else None
+            stats = build_library(db, index, eval_files(), mode=args.mode, cache=cache)
             print(f"已建库：{stats['entries']} 条（{args.mode}），用时 {stats['seconds']:.1f} 秒，"
                   f"其中向量 {stats['embed_seconds']:.1f} 秒", file=sys.stderr)
         conn = connect(db)
+        if args.ablate:
+            print(format_ablations(run_ablations(conn, embedder, queries)))
+            conn.close()
+            return 0
         result = evaluate(conn, index, queries)
         conn.close()
     if args.json:
@@ -63,6 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", choices=["clauses", "practices"], default="clauses",
                    help="索引单位：按句切分（clauses）或挖掘出的做法（practices）")
     p.add_argument("--db", help="评测库文件（已存在则直接复用，省去重新计算向量）")
+    p.add_argument("--vectors-cache", help="向量缓存 .npz 文件（按文本复用，换索引方式时免去重算）")
     p.add_argument("--queries", help="查询集 JSONL（默认 corpus/queries/queries.jsonl）")
     p.add_argument("--lexical-only", action="store_true", help="不加载语义模型，只用关键词检索")
     p.add_argument("--no-expand", action="store_true", help="不做同义词扩展")
@@ -70,6 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--w-words", type=float, default=1.0, help="词 BM25 排序器权重")
     p.add_argument("--w-grams", type=float, default=1.0, help="字二元组 BM25 排序器权重")
     p.add_argument("--w-vectors", type=float, default=1.0, help="向量排序器权重")
+    p.add_argument("--ablate", action="store_true", help="逐步评测：各排序器单独与组合、同义词扩展的效果")
     p.add_argument("--json", action="store_true", help="以 JSON 输出全部结果")
     p.add_argument("-v", "--verbose", action="store_true", help="逐条列出查询结果")
     p.set_defaults(func=_eval_search)

@@ -143,10 +143,44 @@ def store_document(conn: sqlite3.Connection, doc: Document, filename: str, entri
     return items
 
 
+class VectorCache:
+    """Passage vectors by embedded text, kept in an ``.npz`` file so re-indexing for an experiment skips the model."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.vectors: dict[str, np.ndarray] = {}
+        if path is not None and path.exists():
+            data = np.load(path, allow_pickle=False)
+            self.vectors = dict(zip(data["texts"].tolist(), data["vectors"], strict=True))
+
+    def embed(self, index: PracticeIndex, items: list[IndexedPractice]) -> np.ndarray | None:
+        from service.library.search import embedding_text
+
+        if index.embedder is None or not items:
+            return None
+        texts = [embedding_text(it) for it in items]
+        missing = [i for i, t in enumerate(texts) if t not in self.vectors]
+        if missing:
+            fresh = index.embed([items[i] for i in missing])
+            for i, v in zip(missing, fresh, strict=True):
+                self.vectors[texts[i]] = v
+        return np.vstack([self.vectors[t] for t in texts])
+
+    def save(self) -> None:
+        if self.path is None or not self.vectors:
+            return
+        texts = list(self.vectors)
+        np.savez(self.path, texts=np.array(texts), vectors=np.vstack([self.vectors[t] for t in texts]))
+
+
 def build_library(
-    db_path: Path, index: PracticeIndex, files: Iterable[Path], mode: str = "clauses"
+    db_path: Path, index: PracticeIndex, files: Iterable[Path], mode: str = "clauses", cache: Path | None = None
 ) -> dict[str, Any]:
-    """Parse ``files``, store their clauses or practices and index them; returns timing figures."""
+    """Parse ``files``, store their clauses or practices and index them; returns timing figures.
+
+    ``cache`` names an ``.npz`` file of passage vectors reused across runs (the model is the slow part).
+    """
+    vector_cache = VectorCache(cache)
     conn = connect(db_path)
     migrate_library(conn)
     index.migrate(conn)
@@ -160,13 +194,14 @@ def build_library(
         items = store_document(conn, doc, path.name, entries)
         conn.execute("COMMIT")
         t1 = time.perf_counter()
-        vectors = index.embed(items)
+        vectors = vector_cache.embed(index, items)
         t_embed += time.perf_counter() - t1
         conn.execute("BEGIN IMMEDIATE")
         index.add(conn, items, vectors)
         conn.execute("COMMIT")
         n += len(items)
     conn.close()
+    vector_cache.save()
     return {"entries": n, "seconds": time.perf_counter() - t0, "embed_seconds": t_embed}
 
 

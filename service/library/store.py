@@ -345,9 +345,10 @@ def get_practices(conn: sqlite3.Connection, practice_ids: list[int]) -> dict[int
 
 
 def document_brief(conn: sqlite3.Connection, document_id: int) -> dict[str, Any] | None:
-    """What a search result shows of its document."""
+    """What a search result shows of its document (``near_duplicate_of`` lets pages fold copies together)."""
     row = conn.execute(
-        "SELECT id, filename, title, org, date, kind, year FROM documents WHERE id = ?", (document_id,)
+        "SELECT id, filename, title, org, date, kind, year, near_duplicate_of FROM documents WHERE id = ?",
+        (document_id,),
     ).fetchone()
     return dict(row) if row else None
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from service.intake.document import Document
 from service.mining import cues
 from service.mining.keywords import KeywordExtractor
@@ -22,10 +24,23 @@ from service.mining.text import (
 )
 from service.mining.topics import TopicAssigner
 
-NUMBER_PREFIX_RE = re.compile(r"^\s*(?:[一二三四五六七八九十]{1,3}、|（[一二三四五六七八九十]{1,3}）|\([一二三四五六七八九十]{1,3}\))")
 TITLE_SPLIT_RE = re.compile(r"[｜|丨【】！!？?_]|\s+[-—–]+\s*|(?<=\D)[-—–]+(?=\D)|\s{1,}")
 TITLE_COLON_RE = re.compile(r"^([^：:，,“”]{2,16})[：:]")
 SPEECH_RE = re.compile(r"讲话|致辞|发言")
+ADDRESS_RE = re.compile(r"同志们|各位代表|各位委员|各位领导")
+ON_BEHALF_RE = re.compile(r"我代表([\u4e00-\u9fff]{2,12}?)[，,、向]")
+AUTHOR_RE = re.compile(
+    r"^(.{2,14}?)(?:党委|党组|党工委)?(?:副)?(?:书记|主席|主任|局长|市长|县长|区长|部长|院长|校长|厅长|董事长|负责人)"
+)
+INLINE_ITEM_RE = re.compile(r"^(?:（[一二三四五六七八九十]{1,3}）|[一二三四五六七八九十]是|\d{1,2}[．.、])")
+PLAN_HEADING_RE = re.compile(
+    r"(?:下一步|今后|明年|下阶段|下一阶段|\d{4}年)[^，。]{0,6}(?:打算|思路|计划|安排|任务|重点|目标|要求)"
+    r"|工作任务|总体要求|工作思路|工作打算|工作计划|主要任务|重点任务|几点意见|几点要求"
+)
+REVIEW_HEADING_RE = re.compile(r"回顾|主要成效|主要成绩|工作成效|取得的成绩|主要做法|经验做法|特点")
+PROBLEM_HEADING_RE = re.compile(r"存在的?(?:主要)?问题|问题和不足|不足之处|困难和问题|差距和不足")
+OWN_WORK_RE = re.compile(r"我们|我委|我局|我部|我院|我厅|工委|一年来|过去一年")
+GENERIC_LEADS = ("各", "部分", "全体", "广大", "有关", "相关", "一些", "有的")
 
 
 @dataclass
@@ -128,19 +143,27 @@ class Extractor:
         return out
 
     def _context(self, document: Document, simp: str, blocks: list[_Block]) -> _Context:
-        title = to_simplified(document.title or "")
+        title = to_simplified(document.title or "")[:120]
         head = simp[:600]
-        is_speech = bool(SPEECH_RE.search(title)) or "同志们" in head
+        is_speech = document.kind == "讲话" or bool(SPEECH_RE.search(title)) or bool(ADDRESS_RE.search(head))
         speaker = None
         if is_speech:
             for body in ("市直机关工委", "县直机关工委", "区直机关工委", "省直机关工委", "机关工委"):
                 if body in simp:
                     speaker = body
                     break
-            if speaker is None and "工委" in simp:
-                speaker = "工委"
+            if speaker is None:
+                m = ON_BEHALF_RE.search(head)
+                if m:
+                    speaker = m.group(1)
+                elif "工委" in simp:
+                    speaker = "工委"
+        if is_speech and speaker is None and document.org:
+            speaker = to_simplified(document.org)
         body_text = simp[len(title) :] if simp.startswith(title) else simp
         subject = None if is_speech else self._subject(title, body_text, blocks)
+        if subject is None and not is_speech and document.org:
+            subject = self.finder.strip_province(to_simplified(document.org))  # the issuing unit intake found
         ctx = _Context(subject, speaker, is_speech, title)
         ctx.default_actor = speaker if is_speech else subject
         return ctx
@@ -149,7 +172,12 @@ class Extractor:
         """The unit or place a report is about: from the title, else the body's first named unit."""
         m = TITLE_COLON_RE.match(title)
         if m:
-            cand = self._place_or_unit(m.group(1).strip(), body, allow_end=True)
+            head = m.group(1).strip()
+            # A signed article (四川省政协主席田向利：…) speaks for the author's unit.
+            signed = AUTHOR_RE.match(head)
+            if signed and self.finder.normalise(signed.group(1)):
+                return self.finder.strip_province(signed.group(1))
+            cand = self._place_or_unit(head, body, allow_end=True)
             if cand:
                 return cand
         segments = [s for s in TITLE_SPLIT_RE.split(title) if s and len(s) >= 2]
@@ -158,7 +186,7 @@ class Extractor:
                 cand = self._place_or_unit(seg, body, allow_end)
                 if cand:
                     return cand
-        for blk in blocks[:6]:
+        for blk in blocks[:12]:
             if blk.heading or blk.seg.text.strip() == title.strip():
                 continue
             for sent in split_sentences(blk.seg.text)[:3]:
@@ -178,9 +206,13 @@ class Extractor:
         for mnt in mentions:
             if not mnt.generic:
                 name = self.finder.strip_province(mnt.name)
+                # 市林业局机关党建工作…: the unit, not its offices
+                name = re.sub(r"(?<=[局委办厅部院])机关$", "", name)
                 core = re.sub(r"(?:市|县|区|州)$", "", name)
                 if core and core in body:
                     return self.finder.body_form(name, body)
+                if not name.endswith(("市", "县", "区", "州", "省", "旗", "镇", "乡", "村")):
+                    return name  # a unit named in the title needs no echo in the body
                 return None
         place = self.finder.strip_province(run)
         if place != run or self.finder.is_place(run):
@@ -193,15 +225,30 @@ class Extractor:
 
     def _walk(self, blocks: list[_Block], ctx: _Context) -> None:
         directive_mode = False
+        problems = False
         seen_level1 = False
+        subheading = ""
+        own_section: bool | None = None  # does this section of a speech report the speaker's own work?
+        top_level = min((b.level for b in blocks if b.heading), default=1)
         for i, blk in enumerate(blocks):
             t = blk.seg.text.strip()
             if blk.heading:
-                if blk.level == 1 and re.match(r"^\s*一、", t) and seen_level1 and ctx.is_speech:
-                    directive_mode = True
-                seen_level1 = seen_level1 or blk.level == 1
-                if directive_mode:
+                own_section = None
+                if blk.level == top_level:
+                    # A plan or task section (下一步打算, 政府工作任务) directs; a problems section
+                    # (存在的问题) reports neither; a review section (工作回顾) reports practices.
+                    if PLAN_HEADING_RE.search(t):
+                        directive_mode = True
+                    elif REVIEW_HEADING_RE.search(t):
+                        directive_mode = False
+                    elif re.match(r"^\s*一、", t) and seen_level1 and ctx.is_speech:
+                        directive_mode = True
+                    problems = bool(PROBLEM_HEADING_RE.search(t))
+                    seen_level1 = True
+                if directive_mode and not problems:
                     self._heading_directive(blk, ctx)
+                continue
+            if problems:
                 continue
             if i == 0 and t == ctx.title.strip():
                 continue
@@ -211,44 +258,75 @@ class Extractor:
                 directive_mode = True
                 continue
             if is_subtitle_line(t):
+                subheading = t  # a news-style subheading: context for the topic, not a practice
                 continue
-            if ctx.is_speech and not seen_level1 and not directive_mode:
-                continue  # a speech's opening words greet and set the scene
-            self._paragraph(blk, ctx, directive_mode)
+            if own_section is None and ctx.speaker and seen_level1:
+                own_section = bool(OWN_WORK_RE.search(t[:80])) or ctx.speaker in t[:80]
+            self._paragraph(blk, ctx, directive_mode, subheading, bool(own_section))
 
     def _heading_directive(self, blk: _Block, ctx: _Context) -> None:
-        m = NUMBER_PREFIX_RE.match(blk.seg.text)
-        start = blk.seg.start + (m.end() if m else 0)
-        seg = sub_segment(blk.seg, start, blk.seg.end)
-        if not seg.text:
-            return
+        seg = sub_segment(blk.seg, blk.seg.start, blk.seg.end)
+        if not seg.text or PLAN_HEADING_RE.search(seg.text):
+            return  # 四、下一步工作打算 announces the directives, it is none itself
         orgs = [ctx.default_actor] if ctx.default_actor else []
         ctx.candidates.append(_Candidate(seg, "directive", [], orgs, blk.path, seg.text, 0.8))
 
-    def _paragraph(self, blk: _Block, ctx: _Context, directive_mode: bool) -> None:
+    def _paragraph(
+        self, blk: _Block, ctx: _Context, directive_mode: bool, subheading: str = "", own_section: bool = False
+    ) -> None:
         meeting_mode = False
         last_actor: list[str] = []
-        heading = blk.path[-1] if blk.path else ""
-        sentences = split_sentences(blk.seg.text, blk.seg.start)
+        heading = blk.path[-1] if blk.path else subheading
+        sentences = _split_at_meeting_cue(_merge_continuations(split_sentences(blk.seg.text, blk.seg.start)))
         for si, sent in enumerate(sentences):
             st = sent.text
+            if cues.MEETING_CUE_RE.search(st[:12]) or cues.DIRECTIVE_HEAD_RE.match(st):
+                meeting_mode = True
             # "X。如A…，B…": X sums up the examples that follow; the examples are the practices.
             nxt = sentences[si + 1].text if si + 1 < len(sentences) else ""
             summary = nxt.startswith(("如", "例如", "比如"))
-            if cues.MEETING_CUE_RE.search(st[:12]) or cues.DIRECTIVE_HEAD_RE.match(st):
-                meeting_mode = True
-            for piece, mentions in self._pieces(sent, ctx):
+            # A very short first sentence followed by more is an inline heading (加大人才引进力度。).
+            lead_in = si == 0 and len(sentences) > 1 and len(st.rstrip("。：:")) <= 14 and not cues.has_typed_name(st)
+            for piece, mentions, person in self._pieces(sent, ctx):
                 pt = piece.text
                 kind = self._kind(pt, directive_mode, meeting_mode)
+                if kind is None and directive_mode and si == 0 and INLINE_ITEM_RE.match(pt):
+                    kind = "directive"
                 if kind is None:
                     continue
-                if directive_mode and blk.path and kind == "directive":
+                if directive_mode and si == 0 and INLINE_ITEM_RE.match(pt):
+                    kind = "directive"  # （一）大力推进…。 an item heading run into its paragraph
+                elif directive_mode and blk.path and kind == "directive":
                     continue  # in a speech's opinions part the headings are the directives
                 specific = [m for m in mentions if not m.generic]
-                if kind == "practice" and not specific and (summary or cues.is_evaluation(pt)):
-                    continue
-                if specific:
-                    orgs = _dedupe([m.name for m in specific])
+                if kind == "directive" and re.match(r"^(?:他|她)", pt):
+                    continue  # what one speaker in a news story urged is reported, not directed
+                if kind == "practice":
+                    if person or lead_in or cues.is_evaluation(pt):
+                        continue
+                    if cues.NARRATIVE_START_RE.match(pt):
+                        continue
+                    if not specific and (summary or cues.DATED_START_RE.match(pt)):
+                        continue
+                    # In a summing-up speech "各…" sentences sum up; in a unit's report they describe
+                    # how its measure runs below it.
+                    if ctx.is_speech and not specific and mentions and mentions[0].text.startswith(GENERIC_LEADS):
+                        continue
+                    # A summing-up speech states unattributed summaries; the speaker's own work is
+                    # attributable when the section is about it, or the measure has a name.
+                    if (
+                        ctx.is_speech
+                        and not specific
+                        and not own_section
+                        and not cues.QUOTE_RE.search(pt)
+                        and not OWN_WORK_RE.search(pt[:30])
+                    ):
+                        continue
+                if kind == "directive":
+                    # units named in a directive are its addressees; it belongs to whoever issues it
+                    orgs = [ctx.default_actor] if ctx.default_actor else []
+                elif specific:
+                    orgs = _dedupe([self._as_subject(m.name, ctx) for m in specific])
                     if kind == "practice":
                         last_actor = orgs
                 elif mentions and last_actor and any(a.endswith(mentions[0].text) for a in last_actor):
@@ -260,40 +338,52 @@ class Extractor:
                     continue
                 ctx.candidates.append(_Candidate(piece, kind, specific, orgs, blk.path, heading, conf))
 
-    def _pieces(self, sent: Segment, ctx: _Context) -> list[tuple[Segment, list[Mention]]]:
-        """One sentence → one piece per unit clause when several units act in it, else itself."""
+    def _as_subject(self, name: str, ctx: _Context) -> str:
+        """Province dropped; a longer spelling of the document's subject becomes the subject."""
+        name = self.finder.strip_province(name)
+        subject = ctx.subject
+        if subject and subject.endswith(("市", "县", "区", "州", "旗")) and name != subject and name.endswith(subject):
+            return subject
+        return name
+
+    def _pieces(self, sent: Segment, ctx: _Context) -> list[tuple[Segment, list[Mention], bool]]:
+        """One sentence → one piece per unit clause when several units act in it, else itself.
+
+        The flag says a person, not a unit, opens the sentence.
+        """
         clauses = comma_clauses(sent)
         found: list[tuple[int, list[Mention]]] = []
+        person = False
         for k, clause in enumerate(clauses[:12]):
             mentions, pred = self.finder.actors_at(clause.text, ctx.subject, ctx.speaker)
-            if mentions and pred:
+            if pred == -1 and k <= 1 and not found:
+                person = True
+            if mentions and pred > 0:
                 found.append((k, mentions))
         specific = [(k, ms) for k, ms in found if any(not m.generic for m in ms)]
+        if not specific and any(self.finder.names_person(c.text) for c in clauses[:3]):
+            person = True
         if len(specific) >= 2:
             out = []
             for j, (k, ms) in enumerate(specific):
-                start = clauses[k].start if j > 0 else sent.start
-                if j == 0 and k > 0:
-                    start = sent.start
+                start = sent.start if j == 0 else clauses[k].start
                 end = clauses[specific[j + 1][0]].start if j + 1 < len(specific) else sent.end
-                piece = sub_segment(sent, start, end)
-                piece = self._trim_piece(piece)
-                shift = piece.start - clauses[k].start
-                out.append((piece, [_shift(m, -shift) for m in ms]))
+                piece = self._trim_piece(sub_segment(sent, start, end), lead=j == 0 and k == 0)
+                out.append((piece, ms, False))
             return out
         if specific:
-            return [(self._trim_piece(sent), specific[0][1])]
+            return [(self._trim_piece(sent, lead=specific[0][0] == 0), specific[0][1], False)]
         if found:
-            return [(self._trim_piece(sent), found[0][1])]
-        return [(self._trim_piece(sent), [])]
+            return [(self._trim_piece(sent), found[0][1], person)]
+        return [(self._trim_piece(sent), [], person)]
 
-    def _trim_piece(self, seg: Segment) -> Segment:
-        """Drop a leading ``如`` and what follows an enumeration's closing ``等等，``."""
+    def _trim_piece(self, seg: Segment, lead: bool = False) -> Segment:
+        """Drop a leading ``如`` before a unit and what follows an enumeration's closing ``等等，``."""
         text = seg.text
         start, end = seg.start, seg.end
-        lead = re.match(r"^(?:如|例如|比如|再如)(?=[\u4e00-\u9fff])", text)
-        if lead:
-            start += lead.end()
+        m = re.match(r"^(?:如|例如|比如|再如)(?=[\u4e00-\u9fff])", text) if lead else None
+        if m:
+            start += m.end()
         cut = re.search(r"等等[，,]", text)
         if cut:
             end = seg.start + cut.start() + 2
@@ -303,15 +393,18 @@ class Extractor:
         """``practice``, ``directive`` or None (background, result, quote, item heading)."""
         if len(text) < 6 or cues.is_quote(text):
             return None
-        item_heading = bool(cues.ITEM_RE.match(text)) and len(text) <= 25
+        # 一是提前谋划部署。 heads the item; 二是开展“林业大讲堂”活动。 already names the practice
+        item_heading = bool(cues.ITEM_RE.match(text)) and len(text) <= 25 and not cues.has_typed_name(text)
         if directive_mode or meeting_mode:
             if cues.is_directive(text) or (cues.ITEM_RE.match(text) and not item_heading and cues.has_action(text)):
                 return "directive"
-            if directive_mode:
-                return None
-        elif cues.is_directive(text) and not cues.is_result(text):
+            # what the meeting noted or stressed around its demands is commentary, not a measure
+            return None
+        if cues.is_directive(text) and not cues.is_result(text):
             return "directive"
         if item_heading or cues.is_result(text) or cues.is_background(text):
+            return None
+        if cues.SPEECH_REPORT_RE.search(text[:50]):
             return None
         if not cues.has_action(text):
             return None
@@ -342,7 +435,14 @@ class Extractor:
         if not cands:
             return []
         cands.sort(key=lambda c: c.seg.start)
-        scores = self.topics.scores([c.seg.text[:300] for c in cands], [c.heading for c in cands])
+        title = ctx.title if not ctx.is_speech else ""
+        # The title of a report names the theme of what was done; directives range wider.
+        practices = [i for i, c in enumerate(cands) if c.kind == "practice"]
+        directives = [i for i, c in enumerate(cands) if c.kind != "practice"]
+        scores = np.zeros((len(cands), len(self.topics.classes)))
+        for idx, t in ((practices, title), (directives, "")):
+            if idx:
+                scores[idx] = self.topics.scores([cands[i].seg.text[:300] for i in idx], [cands[i].heading for i in idx], t)
         classes = self.topics.classes
         out: list[Practice] = []
         for c, row in zip(cands, scores, strict=True):
@@ -369,6 +469,36 @@ class Extractor:
                 )
             )
         return out
+
+
+def _split_at_meeting_cue(sentences: list[Segment]) -> list[Segment]:
+    """``…的成果巩固，会议要求，要…``: what follows the meeting's demand is a separate directive."""
+    out: list[Segment] = []
+    for sent in sentences:
+        m = cues.MEETING_CUE_RE.search(sent.text, 6)
+        if m:
+            k = m.start()
+            while k > 0 and sent.text[k - 1] not in "，,；;。":
+                k -= 1
+            if k > 0:
+                out.append(sub_segment(sent, sent.start, sent.start + k))
+                out.append(sub_segment(sent, sent.start + k, sent.end))
+                continue
+        out.append(sent)
+    return out
+
+
+def _merge_continuations(sentences: list[Segment]) -> list[Segment]:
+    """Glue ``…；还…`` / ``…；更…`` back to the sentence they continue: one measure, one clause."""
+    out: list[Segment] = []
+    for sent in sentences:
+        if out and out[-1].text.endswith(("；", ";")) and cues.CONTINUATION_RE.match(sent.text):
+            prev = out[-1]
+            gap = sent.start - prev.end
+            out[-1] = Segment(prev.text + " " * gap + sent.text, prev.start, sent.end)
+            continue
+        out.append(sent)
+    return out
 
 
 def _dedupe(items: list[str]) -> list[str]:

@@ -12,14 +12,36 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from service.mining import resources
+from service.mining import cues, resources
 
 NAME_POS = {"n", "nr", "nrt", "nrfg", "ns", "nt", "nz", "j", "b", "eng", "zg", "s", "f", "ng", "an", "nh"}
-JOINERS = {"和", "与", "及", "、"}
+JOINERS = {"和", "与", "及", "、", "等"}
 LEAD_RE = re.compile(r"^(?:如|例如|比如|再如|其中|同时|此外|另外|并且|并|还有|像|其次|最后)[，,]?")
 PLACE_RE = re.compile(r"^[\u4e00-\u9fff]{1,6}?(?:自治州|自治县|特别行政区|省|市|州|盟|县|区|旗)")
-BAD_HEAD_RE = re.compile(r"^[经由对在向从据按把将被让为与和及同跟给以于即]")
-NOT_IN_NAME_RE = re.compile(r"积极|响应|部署|领导|同意|要求|认真|贯彻|落实|决定|精神")
+BAD_HEAD_RE = re.compile(r"^(?:[经由对在向从据按把将被让为与和及同跟给以于即]|来自|包括|其中)")
+NOT_IN_NAME_RE = re.compile(r"积极|响应|部署|领导|同意|要求|认真|贯彻|落实|决定|精神|常态化")
+UNIT_HEADS = ("公司", "集团", "中心", "局", "委员会", "协会", "学会", "研究院", "研究所", "党委", "党总支", "党支部", "办公室")
+COMMON_WORDS = {
+    "全部", "内部", "外部", "局部", "干部", "部分", "社会", "机会", "大会", "县乡", "市县", "乡镇", "县区", "镇村",
+    "全区", "全市", "全县", "全省", "城市", "都市", "城区", "园区", "景区", "辖区", "片区", "街区", "校区", "山区",
+    "农村", "乡村", "城乡", "市区", "地区", "本市", "全局", "本局", "当地", "基层", "各地", "全国", "一站", "驿站",
+    "党员干部", "领导干部", "后台", "平台", "舞台", "讲台", "阳台", "前台", "社团", "集团", "团队", "场所", "住所", "处所", "机关干部", "青年干部", "基层干部", "村干部", "领会", "体会", "城镇", "村镇", "集镇", "小镇", "特色小镇", "城市群", "大都市", "都市圈", "时时处处", "到处", "各处", "好处", "难处", "支委", "聚会", "晚会", "约会",
+}
+NON_NAME_HEADS = set("在对以为将把从向由据按经让使被给于就并且而但也还又都已更再即如若")
+STOP_FLAGS = {"v", "p", "d", "c", "u", "uj", "ul", "uz", "ug", "ud", "uv", "r", "m", "q", "ad", "x", "y", "e", "o", "t", "tg", "i"}
+PREDICATE_WORDS = {
+    "定期", "常态化", "持续", "不断", "积极", "主动", "认真", "率先", "先后", "分别", "共同", "专门", "迅速", "注重",
+    "首创", "引导", "带领", "充分发挥", "发挥", "结合", "围绕", "针对", "聚焦", "按照", "根据", "通过", "依托", "坚持", "利用", "立足", "紧扣", "着力",
+}
+TITLE_WORD_RE = re.compile(
+    r"(?:副|常务)?(?:书记|主任|局长|所长|副所长|院长|校长|部长|处长|科长|站长|队长|社长|主席|经理|董事长|负责人|支委|"
+    r"同志|党员|老党员|居民|村民|老人|同学|学生|老师|民警|辅导员|班长|团支书|代表|学长|学姐|村医|成员|全体成员)"
+)
+PEOPLE_RE = re.compile(r"负责人|主任团|同学们|党员们|学生们|成员们|与会人员|与会同志|参会人员")
+PERSON_AFTER_RE = re.compile(
+    r"^(?:副|常务)?(?:书记|主任|局长|所长|院长|校长|部长|处长|科长|站长|队长|社长|主席|经理|董事长|负责人|委员|成员|支委|"
+    r"党员|干部|职工|居民|村民|老人|同学|学生|教师|老师|民警|辅导员|班长|团支书|代表)"
+)
 
 
 @dataclass(frozen=True)
@@ -43,10 +65,11 @@ class OrgFinder:
         [m.name for m in actors]  # ['市政府办公室', '市水利局']
     """
 
-    def __init__(self, window: int = 60) -> None:
+    def __init__(self, window: int = 36) -> None:
         gaz = resources.gazetteer()
         self.window = window
         self.suffixes = tuple(sorted(gaz["suffixes"], key=len, reverse=True))
+        self._suffix_re = re.compile("|".join(map(re.escape, self.suffixes)))
         self.generic_multi = tuple(sorted((g for g in gaz["generic"] if len(g) > 1), key=len, reverse=True))
         self.generic_single = {g for g in gaz["generic"] if len(g) == 1}
         self.generic_heads = set(gaz["generic_single_heads"])
@@ -62,109 +85,171 @@ class OrgFinder:
     def actors_at(
         self, clause: str, subject: str | None = None, speaker: str | None = None
     ) -> tuple[list[Mention], int]:
-        """Units acting at the start of ``clause`` and where the predicate starts (0 if none).
+        """Units acting at the start of ``clause`` and where the predicate starts.
 
+        Returns ``([], 0)`` when no unit opens the clause and ``([], -1)`` when a person does
+        (``组织部负责人杨淑涵梳理了…``): such sentences tell a story, they state no measure.
         ``subject`` completes bare 县/区 prefixes; ``speaker`` replaces ``工委``.
         """
         lead = LEAD_RE.match(clause)
         offset = lead.end() if lead else 0
         window = clause[offset : offset + self.window]
-        run_end = self.name_run(window)
-        if run_end <= 0:
+        if re.match(r"^(?:他|她)", window):
+            return [], -1
+        # Cheap checks first: most clauses open with a verb or a preposition, or name no unit at all.
+        if not window or window[0] in NON_NAME_HEADS or cues.VERB_RE.match(window):
             return [], 0
-        run = window[:run_end]
-        items = self._split_items(run)
+        if not self._suffix_re.search(window) and not TITLE_WORD_RE.search(window):
+            return [], 0
+        run, after = self._run(window, allow_end=False)
+        if not run:
+            return [], 0
+        run_end = run[-1][2] + len(run[-1][0])
+        person = after is not None and after[1].startswith("nr")
+        if person or PERSON_AFTER_RE.match(window[run_end:]) or (run[-1][1].startswith("nr") and len(run) <= 3 and not run[-1][0].endswith(self.suffixes)):
+            return [], -1
         mentions: list[Mention] = []
         prefix: str | None = None
-        for i, (text, start) in enumerate(items):
-            text, start = self._trim_item(text, start)
-            if not text:
+        for i, item in enumerate(self._split_items(run)):
+            item = self._trim_item(item)
+            if not item:
                 continue
+            text = "".join(t[0] for t in item)
+            start = item[0][2]
             if i == 0 or prefix is None:
                 prefix = self._prefix_of(text)
             name = self.normalise(text, prefix if i > 0 else None, subject, speaker)
             if name is None:
                 continue
-            mentions.append(
-                Mention(text, offset + start, offset + start + len(text), name, self.is_generic(name))
-            )
+            generic = self.is_generic(name) and name != speaker
+            mentions.append(Mention(text, offset + start, offset + start + len(text), name, generic))
         if not mentions:
             return [], 0
         return mentions, offset + run_end
 
-    def name_run(self, window: str, allow_end: bool = False) -> int:
-        """Length of the run of name-like tokens at the start of ``window``.
+    def _run(self, window: str, allow_end: bool) -> tuple[list[tuple[str, str, int]], tuple[str, str] | None]:
+        """Name-like tokens ``(word, flag, offset)`` opening ``window`` and the token after them.
 
-        0 when no predicate follows the run, unless ``allow_end`` (a title made of a name only).
+        The run is empty when no predicate follows it, unless ``allow_end`` (a title that is a name).
         """
+        tokens = [(t.word, t.flag) for t in self._pos.cut(window)]
+        run: list[tuple[str, str, int]] = []
         pos = 0
-        tokens = list(self._pos.cut(window))
-        for k, tok in enumerate(tokens):
-            word, flag = tok.word, tok.flag
-            nxt = tokens[k + 1].word if k + 1 < len(tokens) else ""
-            if word in JOINERS:
+        for k, (word, flag) in enumerate(tokens):
+            nxt = tokens[k + 1][0] if k + 1 < len(tokens) else ""
+            if TITLE_WORD_RE.fullmatch(word) and any(t[1] in NAME_POS for t in run):
+                return run, ("同志", "nr")  # a person's title: the subject is a person
+            special = (
+                (word in JOINERS and bool(run))
+                or word in {"（", "）", "(", ")", "所属"}
+                or (word in {"联合", "会同"} and bool(nxt))
+                or (word in {"各", "各级"} and not run)
+                or bool(re.fullmatch(r"[XＸ*＊]+", word))
+                or (flag == "m" and word.startswith("第"))
+                or (flag.startswith("v") and nxt.startswith(UNIT_HEADS) and bool(run))
+                or (flag.startswith("v") and self._unit_ahead(tokens, k) and not cues.VERB_RE.fullmatch(word))
+            )
+            predicate = (
+                word in PREDICATE_WORDS
+                or cues.VERB_RE.fullmatch(word) is not None
+                or flag in STOP_FLAGS
+                or word.strip() in {"，", ",", "。", "；", "：", "“", "”", "《", "》", ""}
+            )
+            if special or not predicate:
+                run.append((word, flag, pos))
                 pos += len(word)
                 continue
-            if word in {"（", "）", "(", ")"}:
-                pos += len(word)
-                continue
-            if word == "所属":
-                pos += len(word)
-                continue
-            if word == "联合" and nxt.startswith(("党支部", "党委", "党总支")):
-                pos += len(word)
-                continue
-            if word == "X" or re.fullmatch(r"[XＸ*＊]+", word):
-                pos += len(word)
-                continue
-            if flag in NAME_POS or (flag == "m" and word.startswith("第")):
-                pos += len(word)
-                continue
-            # Predicate reached: the run is an actor only if a predicate really follows it.
-            if word.strip() in {"，", ",", "。", "；", "：", "“", "”", "、", ""}:
-                return 0
-            return pos
-        return pos if allow_end else 0
+            if word.strip() in {"“", "《"} and run:
+                return run, (word, flag)  # 北安市博物馆“…”主题活动: a unit and its named practice
+            if word.strip() in {"，", ",", "。", "；", "：", "“", "”", "、", ""} or not run:
+                return [], None
+            return run, (word, flag)
+        return (run, None) if allow_end else ([], None)
+
+    def _unit_ahead(self, tokens: list[tuple[str, str]], k: int) -> bool:
+        """A verb-like word opening a name (应用技术学院): a unit word follows within three nouns."""
+        if tokens[k][0] in PREDICATE_WORDS or len(tokens[k][0]) > 2:
+            return False
+        for word, flag in tokens[k + 1 : k + 4]:
+            if self._is_unit_token((word, flag, 0)):
+                return True
+            if flag not in NAME_POS:
+                return False
+        return False
+
+    def name_run(self, window: str, allow_end: bool = False) -> int:
+        """Length of the run of name-like tokens opening ``window`` (see :meth:`_run`)."""
+        run, _ = self._run(window, allow_end)
+        return run[-1][2] + len(run[-1][0]) if run else 0
+
+    def names_person(self, clause: str) -> bool:
+        """Whether the clause's opening words name a person (``…负责人徐旺达回顾了…``)."""
+        head = clause[:24]
+        if PEOPLE_RE.search(head):
+            return True
+        if not (TITLE_WORD_RE.search(head) or re.search(r"书记|主任|长|负责人|同志|说|表示|指出|强调|介绍|回顾|认为", head)):
+            return False
+        tokens = [(t.word, t.flag) for t in self._pos.cut(head)]
+        for k, (word, flag) in enumerate(tokens):
+            if flag.startswith("nr") and len(word) >= 2:
+                nxt = tokens[k + 1][0] if k + 1 < len(tokens) else ""
+                prev = tokens[k - 1][0] if k > 0 else ""
+                # jieba tags many words nr; a person is a name next to a title or a speech verb.
+                if TITLE_WORD_RE.fullmatch(prev) or re.search(r"(?:书记|主任|长|负责人|党员|成员)$", prev):
+                    return True
+                if nxt in {"同志", "说", "表示", "指出", "强调", "介绍", "回顾", "认为"}:
+                    return True
+        return False
 
     def is_place(self, text: str) -> bool:
         """Whether ``text`` is made of place-name tokens only (云南丽江, 青海玉树州)."""
         tokens = list(self._pos.cut(text))
         return bool(tokens) and all(t.flag == "ns" for t in tokens)
 
-    def _split_items(self, run: str) -> list[tuple[str, int]]:
-        """Split an enumeration ``A、B和C`` into items with their offsets in ``run``."""
-        cut = run.find("等")
-        if cut > 0:
-            run = run[:cut]
-        has_joint_unit = "联合" in run
-        parts: list[tuple[str, int]] = []
-        start = 0
-        for m in re.finditer(r"、|和|与|及", run):
-            piece = run[start : m.start()]
-            if m.group() != "、" and (has_joint_unit or not piece.endswith(self.suffixes)):
-                continue
-            parts.append((piece, start))
-            start = m.end()
-        parts.append((run[start:], start))
-        return [(p, s) for p, s in parts if p]
-
-    def _trim_item(self, text: str, start: int) -> tuple[str, int]:
-        """Cut an item to end at its last unit suffix; keep the part after ``所属``."""
-        if "所属" in text:
-            k = text.rfind("所属") + 2
-            text, start = text[k:], start + k
-        text = text.strip("（）() ")
-        best = 0
-        for i in range(len(text), 0, -1):
-            if text[:i].endswith(self.suffixes):
-                best = i
+    def _split_items(self, run: list[tuple[str, str, int]]) -> list[list[tuple[str, str, int]]]:
+        """Split an enumeration ``A、B和C等…`` into token lists, one per unit."""
+        for k, tok in enumerate(run):
+            if tok[0] == "等":
+                run = run[:k]
                 break
-        if best == 0:
-            return "", start
-        text = text[:best]
+        joint = any("联合" in t[0] for t in run)
+        items: list[list[tuple[str, str, int]]] = [[]]
+        for tok in run:
+            word = tok[0]
+            current = items[-1]
+            ends_unit = bool(current) and self._is_unit_token(current[-1])
+            if word == "与" and ends_unit and not joint:
+                break  # 甲与乙建立合作: 乙 is a partner, not an actor
+            if word == "、" or (word in {"和", "及", "会同"} and ends_unit and not joint):
+                items.append([])
+                continue
+            current.append(tok)
+        return [it for it in items if it]
+
+    def _is_unit_token(self, tok: tuple[str, str, int]) -> bool:
+        word, flag = tok[0], tok[1]
+        if word in COMMON_WORDS or flag in {"nz", "v", "vn", "m", "x"}:
+            return False
+        return word.endswith(self.suffixes)
+
+    def _trim_item(self, item: list[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
+        """Cut an item to end at its last unit token; keep the part after ``所属``."""
+        for k in range(len(item) - 1, -1, -1):
+            if item[k][0] == "所属":
+                item = item[k + 1 :]
+                break
+        while item and item[0][0] in {"（", "）", "(", ")", "和", "与", "及"}:
+            item = item[1:]
+        end = len(item)
+        while end > 0 and not self._is_unit_token(item[end - 1]):
+            end -= 1
+        item = item[:end]
+        if not item:
+            return []
+        text = "".join(t[0] for t in item)
         if BAD_HEAD_RE.match(text) or NOT_IN_NAME_RE.search(text):
-            return "", start
-        return text, start
+            return []
+        return item
 
     # -- normalising -------------------------------------------------------------------------
 
@@ -259,6 +344,9 @@ class OrgFinder:
                 rest = re.sub(r"^(?:维吾尔自治区|壮族自治区|回族自治区|特别行政区|自治区|省|市)", "", rest)
                 if not rest:
                     return p + "市" if p in self.municipalities else name
+                # Only a place follows a province in a name worth shortening: 山东大学, 山东省委 stay whole.
+                if rest.startswith("委") or not (PLACE_RE.match(rest) or self.is_place(rest)):
+                    return name
                 return rest
         return name
 
@@ -266,13 +354,16 @@ class OrgFinder:
         """The spelling the body uses most for ``place`` (``咸阳`` → ``咸阳市``)."""
         if not place:
             return place
+        extended = Counter(re.findall(re.escape(place) + r"(?:市|县|区|旗)", body))
+        if extended and not place.endswith(("市", "县", "区", "旗")):
+            return extended.most_common(1)[0][0]
         if not place.endswith(self.suffixes):
             forms = Counter(re.findall(re.escape(place) + r"(?:自治州|自治县|市|县|区|州|旗|镇|乡)?", body))
             if forms:
                 best = max(forms.items(), key=lambda kv: (len(kv[0]) > len(place), kv[1]))[0]
                 return best
             return place
-        m = re.match(r"^(.+?(?:市|州|盟))(.+?(?:区|县|旗|市))$", place)
+        m = re.match(r"^(.+?(?:市|州|盟))([^市州盟]+?(?:区|县|旗))$", place)
         if m and body.count(m.group(2)) > body.count(place):
             return m.group(2)
         return place

@@ -81,11 +81,15 @@ def numbered_docx(fixture_dir: Path) -> Path:
         '<w:lvl w:ilvl="3"><w:start w:val="1"/><w:numFmt w:val="ideographTraditional"/><w:lvlText w:val="%4、"/></w:lvl>'
         "</w:abstractNum>"))
     numbering.append(parse_xml(f'<w:num {nsdecls("w")} w:numId="90"><w:abstractNumId w:val="90"/></w:num>'))
+    # "Restart numbering" in Word: a second instance of the same list with a start override.
+    numbering.append(parse_xml(
+        f'<w:num {nsdecls("w")} w:numId="91"><w:abstractNumId w:val="90"/>'
+        '<w:lvlOverride w:ilvl="0"><w:startOverride w:val="1"/></w:lvlOverride></w:num>'))
 
-    def numbered(text: str, level: int, style: str | None = None) -> None:
+    def numbered(text: str, level: int, style: str | None = None, num_id: int = 90) -> None:
         p = word.add_paragraph(text, style=style)
         p._p.get_or_add_pPr().append(parse_xml(
-            f'<w:numPr {nsdecls("w")}><w:ilvl w:val="{level}"/><w:numId w:val="90"/></w:numPr>'))
+            f'<w:numPr {nsdecls("w")}><w:ilvl w:val="{level}"/><w:numId w:val="{num_id}"/></w:numPr>'))
 
     word.add_heading("关于基层党建工作的经验交流材料", level=1)
     word.add_paragraph("今年以来，我们坚持抓基层、打基础。")
@@ -103,6 +107,17 @@ def numbered_docx(fixture_dir: Path) -> Path:
         for c, text in enumerate(row):
             table.cell(r, c).text = text
     word.add_paragraph("表后正文段落。")
+    numbered("重新编号的第一项", 0, num_id=91)
+    numbered("重新编号的第二项", 0, num_id=91)
+    note = word.add_paragraph("正文可见。")
+    note.add_run("隐藏的修订说明").font.hidden = True
+    # A text box as Word stores it: the modern drawing and a legacy VML copy of the same box.
+    box = '<w:txbxContent><w:p><w:r><w:t>文本框里的要点</w:t></w:r></w:p></w:txbxContent>'
+    holder = word.add_paragraph("带文本框的段落。")
+    holder._p.append(parse_xml(
+        f'<w:r {nsdecls("w")} xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006">'
+        f'<mc:AlternateContent><mc:Choice Requires="wps"><w:drawing>{box}</w:drawing></mc:Choice>'
+        f"<mc:Fallback><w:pict>{box}</w:pict></mc:Fallback></mc:AlternateContent></w:r>"))
     section = word.sections[0]
     section.header.paragraphs[0].text = "页眉文字不应进入正文"
     section.footer.paragraphs[0].text = "页脚文字不应进入正文"

@@ -13,7 +13,7 @@ import pytest
 
 from service.config import REPO_ROOT, Settings
 from service.intake import parse_bytes, parse_file
-from service.intake.readers.docx import chinese_counting, read_docx
+from service.intake.readers.docx import chinese_counting, format_number, read_docx
 from service.intake.readers.pdf import read_pdf
 
 from .conftest import HEADER_TEXT, SEED
@@ -31,6 +31,7 @@ def _seed_doc_text() -> str:
         ("UTF-8 with BOM (Windows Notepad)", b"\xef\xbb\xbf" + SEED_TEXT.encode("utf-8"), "utf-8"),
         ("UTF-16 LE with BOM", b"\xff\xfe" + SEED_TEXT.encode("utf-16-le"), "utf-16-le"),
         ("UTF-16 BE with BOM", b"\xfe\xff" + SEED_TEXT.encode("utf-16-be"), "utf-16-be"),
+        ("UTF-16 LE without BOM", SEED_TEXT.encode("utf-16-le"), "utf-16-le"),
         ("GB18030 (old Chinese Windows)", SEED_TEXT.encode("gb18030"), "gb18030"),
         ("GBK", SEED_TEXT.encode("gbk"), "gb18030"),
         ("Windows CRLF line ends", SEED_TEXT.replace("\n", "\r\n").encode("utf-8"), "utf-8"),
@@ -78,16 +79,25 @@ def test_word_document_keeps_numbering_headings_and_tables_but_not_page_margins(
     assert by_text["建立责任清单"].numbering == "1."
     assert by_text["第11项重点工作"].numbering == "十一、"
     assert by_text["第12项重点工作"].numbering == "十二、"
+    assert by_text["重新编号的第一项"].numbering == "一、"
+    assert by_text["重新编号的第二项"].numbering == "二、"
     rows = [b.text for b in blocks if b.is_table_row]
     assert rows == ["单位\t做法\t成效", "示例街道党工委\t网格化管理\t群众满意"]
     order = [b.text for b in blocks]
     assert order.index("示例街道党工委\t网格化管理\t群众满意") < order.index("表后正文段落。")
     assert not any("页眉" in t or "页脚" in t for t in order)
+    # Hidden text is not printed; a text box is read once, not once per stored rendering.
+    assert "正文可见。" in order and not any("隐藏" in t for t in order)
+    assert order.count("文本框里的要点") == 1
+    assert order.index("带文本框的段落。") < order.index("文本框里的要点")
 
 
 def test_word_counting_in_chinese_matches_what_word_prints() -> None:
     assert [chinese_counting(n) for n in (1, 9, 10, 11, 20, 21, 99, 100, 101, 110)] == [
         "一", "九", "十", "十一", "二十", "二十一", "九十九", "一百", "一百〇一", "一百一十"]
+    assert [format_number(n, f) for n, f in ((3, "decimal"), (3, "ideographTraditional"), (12, "ideographDigital"),
+                                             (3, "decimalEnclosedCircle"), (3, "chineseLegalSimplified"))] == [
+        "3", "丙", "一二", "③", "叁"]
 
 
 def test_real_word_submission_from_the_corpus_is_read_without_pictures_or_margins() -> None:

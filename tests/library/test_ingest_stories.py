@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import docx
+
 from tests.library.conftest import SAMPLES, SEED, ingest, upload, wait_for
 
 
@@ -102,3 +104,17 @@ def test_deleted_document_is_gone_from_search(client):
     assert all(r["document"] is None or r["document"]["id"] != doc_id for r in found["results"])
     assert found["total"] == 0
     assert client.delete(f"/api/documents/{doc_id}").status_code == 404
+
+
+def test_same_speech_saved_as_word_is_linked_to_the_text_version(client, tmp_path):
+    [original] = ingest(client, (SEED.name, SEED.read_bytes()))
+    word = docx.Document()
+    for line in SEED.read_text(encoding="utf-8").splitlines()[1:]:
+        if line.strip():
+            word.add_paragraph(line.strip())
+    path = tmp_path / "交流会讲话.docx"
+    word.save(path)
+    [job] = ingest(client, (path.name, path.read_bytes()))
+    assert job["status"] == "done" and job["duplicate"] == "near"
+    doc = client.get(f"/api/documents/{job['document_id']}").json()
+    assert doc["near_duplicate_of"] == original["document_id"] and doc["format"] == "docx"

@@ -49,6 +49,7 @@ def parse_xml(raw: bytes, part: str) -> etree._Element:
 
 _DIGITS = "〇一二三四五六七八九"
 _TIANGAN = "甲乙丙丁戊己庚辛壬癸"
+_LEGAL = str.maketrans("一二三四五六七八九十百千", "壹贰叁肆伍陆柒捌玖拾佰仟")
 _CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
 
 
@@ -94,9 +95,13 @@ def format_number(n: int, fmt: str) -> str:
     """Render counter ``n`` in Word numFmt ``fmt``."""
     if fmt in ("chineseCounting", "chineseCountingThousand", "japaneseCounting", "taiwaneseCounting"):
         return chinese_counting(n)
-    if fmt in ("ideographTraditional",):
+    if fmt == "ideographDigital":
+        return "".join(_DIGITS[int(d)] for d in str(n))
+    if fmt == "chineseLegalSimplified":
+        return chinese_counting(n).translate(_LEGAL)
+    if fmt == "ideographTraditional":
         return _TIANGAN[(n - 1) % 10]
-    if fmt == "decimalEnclosedCircle" or fmt == "decimalEnclosedCircleChinese":
+    if fmt in ("decimalEnclosedCircle", "decimalEnclosedCircleChinese"):
         return _CIRCLED[n - 1] if 0 < n <= len(_CIRCLED) else str(n)
     if fmt == "decimalFullWidth":
         return "".join(chr(ord(d) + 0xFEE0) for d in str(n))
@@ -124,11 +129,16 @@ class _Level:
 
 @dataclass
 class _Numbering:
-    """Word's list definitions and the running counters of each list instance."""
+    """Word's list definitions and their running counters.
+
+    Counters belong to the abstract list, so list instances sharing it continue one count (as
+    Word prints them); an instance with a ``startOverride`` restarts those levels when first used.
+    """
 
     abstract: dict[str, dict[int, _Level]] = field(default_factory=dict)
     nums: dict[str, tuple[str, dict[int, int]]] = field(default_factory=dict)  # numId → (abstractId, startOverrides)
     counters: dict[str, dict[int, int]] = field(default_factory=dict)
+    used: set[str] = field(default_factory=set)
 
     @classmethod
     def load(cls, root: etree._Element | None) -> _Numbering:
@@ -159,7 +169,11 @@ class _Numbering:
         level = levels.get(ilvl)
         if level is None or level.fmt == "bullet":
             return None
-        counters = self.counters.setdefault(num_id, {})
+        counters = self.counters.setdefault(ab_id, {})
+        if num_id not in self.used:
+            self.used.add(num_id)
+            for restarted in overrides:
+                counters.pop(restarted, None)
         start = overrides.get(ilvl, level.start)
         counters[ilvl] = counters[ilvl] + 1 if ilvl in counters else start
         for deeper in [k for k in counters if k > ilvl]:
@@ -285,7 +299,7 @@ class _BodyReader:
             heading = outline + 1
         numbering = self.numbering.label(num_id, ilvl or 0) if num_id else None
         lines = _paragraph_lines(p)
-        boxes = list(p.iter(_w("txbxContent")))
+        boxes = [box for box in p.iter(_w("txbxContent")) if _box_belongs_to(box, p)]
         first = True
         for line in lines:
             if not line.strip() and not first:
@@ -310,6 +324,17 @@ class _BodyReader:
                 self.blocks.append(Block("\t".join(cells), is_paragraph=True, is_table_row=True))
 
 
+def _box_belongs_to(box: etree._Element, p: etree._Element) -> bool:
+    """A text box drawn in paragraph ``p`` itself, not in a nested box nor in the duplicate
+    ``mc:Fallback`` rendering that Word stores next to the modern one."""
+    node = box.getparent()
+    while node is not None and node is not p:
+        if node.tag in _TAGS_SKIPPED or node.tag == _w("p"):
+            return False
+        node = node.getparent()
+    return node is p
+
+
 def _owning_table(el: etree._Element) -> etree._Element | None:
     node = el.getparent()
     while node is not None and node.tag != _w("tbl"):
@@ -329,6 +354,8 @@ def _paragraph_lines(p: etree._Element) -> list[str]:
             continue
         if tag == _w("t"):
             buf.append(el.text or "")
+        elif tag == _w("r") and _hidden(el):
+            continue
         elif tag == _w("tab"):
             buf.append("\t")
         elif tag in (_w("br"), _w("cr")):
@@ -341,6 +368,12 @@ def _paragraph_lines(p: etree._Element) -> list[str]:
             stack.extend(reversed(list(el)))
     lines.append("".join(buf))
     return lines
+
+
+def _hidden(run: etree._Element) -> bool:
+    """Text formatted as hidden is not printed by Word, so it is not part of the document."""
+    vanish = run.find(f"{_w('rPr')}/{_w('vanish')}")
+    return vanish is not None and vanish.get(_w("val"), "true") not in ("0", "false")
 
 
 def _part(zf: zipfile.ZipFile, name: str, settings: Settings) -> etree._Element | None:

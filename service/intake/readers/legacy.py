@@ -13,13 +13,21 @@ from service.intake.errors import IntakeError
 
 _ADVICE = "请在 Word/WPS 中另存为 .docx 后上传"
 _SUFFIX = {"ole2": ".doc", "rtf": ".rtf", "odf": ".odt"}
+_NAME = {"ole2": "旧版 Word/WPS 格式（.doc/.wps）", "rtf": "RTF 格式", "odf": "OpenDocument 格式（.odt）"}
 
 
 def convert_to_docx(data: bytes, kind: str, timeout_s: float) -> bytes:
     """Return DOCX bytes for a legacy document, or raise IntakeError ``legacy_format``."""
+    try:
+        return _convert(data, kind, timeout_s)
+    except OSError as exc:
+        raise IntakeError("legacy_format", f"旧版文档无法自动转换；{_ADVICE}", f"LibreOffice run failed: {exc}") from exc
+
+
+def _convert(data: bytes, kind: str, timeout_s: float) -> bytes:
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None:
-        raise IntakeError("legacy_format", f"这是旧版 Word/WPS 格式（.doc/.wps），本机无法直接读取；{_ADVICE}",
+        raise IntakeError("legacy_format", f"这是{_NAME.get(kind, _NAME['ole2'])}，本机无法直接读取；{_ADVICE}",
                           "LibreOffice (soffice) is not installed")
     with tempfile.TemporaryDirectory(prefix="jingyan-legacy-") as tmp:
         work = Path(tmp)
@@ -36,13 +44,21 @@ def convert_to_docx(data: bytes, kind: str, timeout_s: float) -> bytes:
         try:
             proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired as exc:
-            # soffice forks soffice.bin: end the whole session we started, not just the launcher.
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            _end_session(proc)
             raise IntakeError("timeout", f"旧版文档转换超过 {timeout_s:g} 秒仍未完成；{_ADVICE}",
                               f"soffice timed out after {timeout_s:g}s") from exc
+        _end_session(proc)
         result = work / "out" / "upload.docx"
         if not result.exists() or result.stat().st_size == 0:
             raise IntakeError("legacy_format", f"旧版文档无法自动转换（文件可能已损坏）；{_ADVICE}",
                               "LibreOffice produced no DOCX")
         return result.read_bytes()
+
+
+def _end_session(proc: subprocess.Popen[bytes]) -> None:
+    """soffice forks soffice.bin: end the whole session we started, not just the launcher."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass  # everything in it has already exited
+    proc.wait()

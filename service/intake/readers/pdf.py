@@ -97,54 +97,108 @@ def _page_lines(pdf: pdfium.PdfDocument, index: int) -> list[_Line]:
         offset = 0
         x, y = ctypes.c_double(), ctypes.c_double()
         for raw_line in text.split("\r\n"):
-            start = offset
+            line_start = offset
             offset += len(raw_line) + 2
-            stripped = raw_line.strip()
-            if not stripped:
+            if not raw_line.strip():
                 continue
-            first = start + raw_line.index(stripped[0])
-            pdfium_c.FPDFText_GetCharOrigin(textpage.raw, first, x, y)
-            line = _reorder_if_needed(textpage.raw, raw_line, start) if _SUSPECT.intersection(stripped) else raw_line
-            top_share = (height - y.value) / height
-            band = "top" if top_share < BAND else "bottom" if top_share > 1 - BAND else None
-            out.append(_Line(line, band))
+            for segment, start in _split_rows(textpage.raw, raw_line, line_start):
+                stripped = segment.strip()
+                if not stripped:
+                    continue
+                first = start + segment.index(stripped[0])
+                pdfium_c.FPDFText_GetCharOrigin(textpage.raw, first, x, y)
+                if _SUSPECT.intersection(stripped):
+                    segment = _reorder_if_needed(textpage.raw, segment, start)
+                top_share = (height - y.value) / height
+                band = "top" if top_share < BAND else "bottom" if top_share > 1 - BAND else None
+                out.append(_Line(segment, band))
         return out
     finally:
         textpage.close()
         page.close()
 
 
+def _split_rows(tp: object, line: str, start: int) -> list[tuple[str, int]]:
+    """Split a pdfium line where it ran on into the next printed row (a wrapped title, say).
+
+    pdfium joins such rows with a generated space; the character after it sits on a lower
+    baseline, back at the left. Returns ``(text, char index of its first character)`` pieces.
+    """
+    if " " not in line.strip():
+        return [(line, start)]
+    left, right, bottom, top, x, y = (ctypes.c_double() for _ in range(6))
+
+    def where(i: int) -> tuple[float, float, float]:
+        pdfium_c.FPDFText_GetCharBox(tp, start + i, left, right, bottom, top)
+        pdfium_c.FPDFText_GetCharOrigin(tp, start + i, x, y)
+        return left.value, y.value, top.value - bottom.value
+
+    pieces: list[tuple[str, int]] = []
+    cut = 0
+    for i in range(1, len(line) - 1):
+        if line[i] != " " or line[i - 1] == " " or line[i + 1] == " ":
+            continue
+        (lj, yj, hj), (lk, yk, _hk) = where(i - 1), where(i + 1)
+        if yk < yj - 0.5 * max(hj, 1.0) and lk < lj:
+            pieces.append((line[cut:i], start + cut))
+            cut = i + 1
+    pieces.append((line[cut:], start + cut))
+    return pieces
+
+
 def _reorder_if_needed(tp: object, line: str, start: int) -> str:
     """Put a line's characters back in left-to-right order when the PDF drew them out of order.
 
     Word exports draw some punctuation (curly quotes in a fallback font) after the rest of the
-    line; pdfium then places it late, often behind a generated space. Only the characters next to
-    spaces and such punctuation are checked, which keeps this cheap.
+    line; pdfium then places it late, often behind a generated space. Only the characters around
+    spaces and such punctuation are checked, which keeps this cheap; characters on different
+    baselines (two rows pdfium merged) are never reordered.
     """
-    x = ctypes.c_double()
-    y = ctypes.c_double()
-    cache: dict[int, float] = {}
+    boxes: dict[int, tuple[float, float, float, float, float]] = {}
+    left, right, bottom, top, x, y = (ctypes.c_double() for _ in range(6))
 
-    def origin(i: int) -> float:
-        if i not in cache:
+    def box(i: int) -> tuple[float, float, float, float, float]:
+        """(left, right, bottom, top, baseline) of character ``i`` of the line."""
+        if i not in boxes:
+            pdfium_c.FPDFText_GetCharBox(tp, start + i, left, right, bottom, top)
             pdfium_c.FPDFText_GetCharOrigin(tp, start + i, x, y)
-            cache[i] = x.value
-        return cache[i]
+            boxes[i] = (left.value, right.value, bottom.value, top.value, y.value)
+        return boxes[i]
 
-    last = len(line) - 1
+    def backwards(j: int, k: int) -> bool:
+        (lj, _rj, bj, tj, yj), (lk, _rk, bk, tk, yk) = box(j), box(k)
+        same_row = abs(yj - yk) < 0.3 * max(tj - bj, tk - bk, 1.0)
+        return same_row and lk + 1.0 < lj
+
+    solid = [i for i, c in enumerate(line) if c != " "]
+    position = {i: n for n, i in enumerate(solid)}
     disordered = False
     for i, char in enumerate(line):
         if char not in _SUSPECT:
             continue
-        if (i > 0 and origin(i) + 1.0 < origin(i - 1)) or (i < last and origin(i + 1) + 1.0 < origin(i)):
+        if char == " ":
+            before = [j for j in solid if j < i]
+            after = [k for k in solid if k > i]
+            pairs = [(before[-1], after[0])] if before and after else []
+        else:
+            n = position[i]
+            pairs = [(solid[m], solid[m + 1]) for m in (n - 1, n) if 0 <= m < len(solid) - 1]
+        if any(backwards(j, k) for j, k in pairs):
             disordered = True
             break
     if not disordered:
         return line
-    kept = [(origin(i), i, c) for i, c in enumerate(line)
-            if not (c == " " and pdfium_c.FPDFText_IsGenerated(tp, start + i) == 1)]
-    kept.sort()
-    return "".join(c for _x, _i, c in kept)
+    kept = sorted((box(i)[0], i) for i in solid)
+    out: list[str] = []
+    for n, (x0, i) in enumerate(kept):
+        if n:
+            prev = kept[n - 1][1]
+            gap = x0 - box(prev)[1]
+            # Latin words keep the space a generated space stood for.
+            if line[prev].isascii() and line[i].isascii() and gap > 0.25 * (box(prev)[3] - box(prev)[2]):
+                out.append(" ")
+        out.append(line[i])
+    return "".join(out)
 
 
 def _key(line: _Line) -> tuple[str | None, str]:

@@ -18,6 +18,7 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+_READABLE = re.compile(r"[\t\n\r\x20-\x7e\u3000-\u303f\u4e00-\u9fff\uff00-\uffef\u2010-\u206f]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ufffd]")
 # charset-normalizer names for GB text; GB18030 is their superset and never loses a character.
 _GB_NAMES = {"gb2312", "gbk", "gb18030", "hz", "cp936"}
@@ -58,13 +59,21 @@ def _strict(data: bytes, name: str) -> str:
 
 
 def _utf16_without_bom(data: bytes) -> str:
-    sample = data[:4096]
-    even, odd = sample[0::2].count(0), sample[1::2].count(0)
-    # Text without NULs in one byte lane is not UTF-16: it is a binary file.
-    if max(even, odd) < len(sample) // 8:
+    """Pick the UTF-16 byte order that yields readable text; NULs in anything else mean binary."""
+    sample = data[: 8192 - 8192 % 2]
+    best, best_share = "", 0.0
+    for name in ("utf-16-le", "utf-16-be"):
+        try:
+            text = sample.decode(name)
+        except UnicodeDecodeError:
+            continue
+        share = len(_READABLE.findall(text)) / max(1, len(text))
+        if share > best_share:
+            best, best_share = name, share
+    if best_share < 0.9:
         raise IntakeError("unsupported", "这不是文本文件，也不是支持的文档格式；请上传 PDF、Word（.docx）或 TXT",
                           "binary content (NUL bytes)")
-    return "utf-16-le" if odd > even else "utf-16-be"
+    return best
 
 
 def _utf8(data: bytes) -> tuple[str, str] | None:

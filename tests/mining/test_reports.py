@@ -1,0 +1,55 @@
+"""Staff read grassroots experience reports: each measure is a practice of the unit it belongs to."""
+
+from __future__ import annotations
+
+from service.intake import parse_file
+from service.mining import extract
+from tests.mining.conftest import SAMPLES, assert_spans_point_at_text, practice_with
+
+
+def _extract(name: str):
+    doc = parse_file(SAMPLES / name)
+    practices = extract(doc)
+    assert_spans_point_at_text(doc, practices)
+    return doc, practices
+
+
+def test_place_in_the_title_is_carried_to_sentences_without_a_unit():
+    _, practices = _extract("pb-lotjol__02.txt")
+    p = practice_with(practices, "“六个一”改革，通过推进")
+    assert p.orgs == ["丽江市"]
+    assert p.kind == "practice"
+    assert p.topic == "基层治理"
+
+
+def test_units_named_with_their_place_stay_whole():
+    _, practices = _extract("pb-lotjol__11.txt")
+    assert practice_with(practices, "流转91.7亩土地").orgs == ["合阳县甘井镇麻阳社区"]
+    assert practice_with(practices, "盘活奶山羊养殖厂").orgs == ["富平县庄里镇永安村"]
+
+
+def test_a_bare_county_prefix_is_completed_with_the_reports_county():
+    _, practices = _extract("pb-lotjol__08.txt")
+    assert practice_with(practices, "定期对热点难点问题分析研判").orgs == ["犍为县心连心服务中心"]
+
+
+def test_residents_words_and_results_are_not_practices():
+    _, practices = _extract("pb-lotjol__05.txt")
+    texts = " ".join(p.text for p in practices)
+    assert "居民郭娟感慨" not in texts  # a resident's quote
+    assert "全市建成小区党群服务站24个" not in texts  # a result figure
+    assert "创新“小区党群服务站”治理模式" in texts
+
+
+def test_meeting_demands_in_a_news_report_are_directives():
+    _, practices = _extract("zhdj-zhongtiao__03.txt")
+    meeting = practice_with(practices, "主题教育集体学习研讨会。")
+    assert meeting.kind == "practice" and meeting.orgs == ["中条林局"]
+    assert practice_with(practices, "要把学习教育、总结反思").kind == "directive"
+
+
+def test_activity_report_speaks_of_its_branch_not_of_its_people():
+    _, practices = _extract("hust-partygov__06.txt")
+    p = practice_with(practices, "“党员责任田” 工作机制")
+    assert p.orgs == ["公共管理学院"]
+    assert not any("周子羽" in q.text for q in practices)

@@ -1,0 +1,69 @@
+"""Staff look at practice groups: the same kind of practice from different units lands together."""
+
+from __future__ import annotations
+
+from service.library.groups import PracticeGrouper
+from tests.search.conftest import SEED, practice_id
+
+
+def group_of(conn, pid):
+    return conn.execute("SELECT group_id FROM practices WHERE id = ?", (pid,)).fetchone()[0]
+
+
+def test_reading_systems_of_two_units_share_a_group(library):
+    grouper = PracticeGrouper()
+    daily = practice_id(library, SEED, "日读一文")
+    hour = practice_id(library, SEED, "每天读书学习一小时")
+    assert group_of(library, daily) == group_of(library, hour)  # as assigned during ingestion
+    n = grouper.rebuild(library)
+    assert n == library.execute("SELECT COUNT(*) FROM practice_groups").fetchone()[0]
+    assert group_of(library, daily) == group_of(library, hour)
+    group = grouper.get_group(library, group_of(library, daily))
+    assert {daily, hour} <= set(group["practice_ids"])
+    assert group["size"] == len(group["practice_ids"]) >= 2
+    assert {"市委办公室", "市人大常委会机关"} <= set(group["orgs"])
+    assert group["label"]
+    assert "思想建设" in group["topics"]
+
+
+def test_unrelated_practices_stay_apart(library):
+    PracticeGrouper().rebuild(library)
+    daily = practice_id(library, SEED, "日读一文")
+    whistle = practice_id(library, "pb-lotjol__07.txt", "吹哨报到")
+    assert group_of(library, daily) != group_of(library, whistle)
+
+
+def test_list_puts_multi_member_groups_first_and_every_practice_has_a_group(library):
+    grouper = PracticeGrouper()
+    grouper.rebuild(library)
+    groups = grouper.list_groups(library, limit=1000, offset=0)
+    sizes = [g["size"] for g in groups]
+    assert sizes[0] > 1
+    first_single = sizes.index(1) if 1 in sizes else len(sizes)
+    assert all(s > 1 for s in sizes[:first_single]) and all(s == 1 for s in sizes[first_single:])
+    assert sum(sizes) == library.execute("SELECT COUNT(*) FROM practices").fetchone()[0]
+    assert library.execute("SELECT COUNT(*) FROM practices WHERE group_id IS NULL").fetchone()[0] == 0
+    assert grouper.list_groups(library, limit=2, offset=1) == groups[1:3]
+    assert grouper.get_group(library, 10**9) is None
+
+
+def test_a_new_reading_practice_joins_the_existing_group(library, index, built_library):
+    """Re-ingesting the seed's reading practices: each joins the group of its twin rather than a new one."""
+    grouper = PracticeGrouper()
+    grouper.rebuild(library)
+    daily = practice_id(library, SEED, "日读一文")
+    original = next(it for it in built_library.items[SEED] if "日读一文" in it.text)
+    library.execute("BEGIN IMMEDIATE")
+    cur = library.execute(
+        "INSERT INTO practices(document_id, ordinal, text, name, topic, kind, orgs_json, mentions_json, keywords_json,"
+        " section_json, span_start, span_end, confidence, created_at)"
+        " SELECT document_id, ordinal + 1000, text, name, topic, kind, orgs_json, mentions_json, keywords_json,"
+        " section_json, span_start, span_end, confidence, created_at FROM practices WHERE id = ?",
+        (daily,),
+    )
+    twin = cur.lastrowid
+    original.id = twin
+    index.add(library, [original], built_library.vectors[daily][None, :])
+    grouper.assign(library, [twin])
+    library.execute("COMMIT")
+    assert group_of(library, twin) == group_of(library, daily)

@@ -1,0 +1,134 @@
+"""A clerk searches the library: by the practice's words, by a paraphrase, with filters, with odd input."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.library.search import PracticeIndex, SearchFilters
+from tests.search.conftest import SEED, document_id, hit_files, practice_id
+
+
+def texts(conn, ids):
+    return [conn.execute("SELECT text FROM practices WHERE id = ?", (i,)).fetchone()[0] for i in ids]
+
+
+def test_reading_system_search_finds_the_general_office_practice(library, index):
+    target = practice_id(library, SEED, "日读一文")
+    page = index.search(library, "学习制度", SearchFilters(), limit=5)
+    assert target in [h.practice_id for h in page.hits[:3]]
+    hit = next(h for h in page.hits if h.practice_id == target)
+    assert "学习制度" in hit.highlights or {"学习", "制度"} <= set(hit.highlights)
+
+
+def test_paraphrase_finds_party_branches_on_project_sites(library, index):
+    page = index.search(library, "工地上建党组织", SearchFilters(), limit=10)
+    top = texts(library, [h.practice_id for h in page.hits[:5]])
+    assert hit_files(library, [h.practice_id for h in page.hits[:5]]).count("pb-lotjol__06.txt") >= 1
+    assert any("党支部" in t or "党的组织" in t for t in top)
+
+
+def test_synonyms_expand_and_highlight(library, index):
+    """下沉 expands to 双报到: the 滕州 compounds practice is found and 双报到 is what gets highlighted."""
+    target = practice_id(library, "pb-lotjol__07.txt", "双报到")
+    page = index.search(library, "机关干部下沉社区", SearchFilters(), limit=10)
+    hit = next((h for h in page.hits if h.practice_id == target), None)
+    assert hit is not None
+    assert "双报到" in hit.highlights
+
+
+def test_filters_restrict_before_ranking_and_facets_count_all_matches(library, index):
+    office = "市委办公室"
+    page = index.search(library, "学习", SearchFilters(org=office), limit=50)
+    assert page.total >= 1
+    for h in page.hits:
+        orgs = [r[0] for r in library.execute("SELECT org FROM practice_orgs WHERE practice_id = ?", (h.practice_id,))]
+        assert office in orgs
+    assert page.facets["org"][office] == page.total
+
+    seed = document_id(library, SEED)
+    everything = index.search(library, "党组织", SearchFilters(), limit=1000)
+    only_seed = index.search(library, "党组织", SearchFilters(document_id=seed), limit=1000)
+    assert 0 < only_seed.total < everything.total
+    assert set(hit_files(library, [h.practice_id for h in only_seed.hits])) == {SEED}
+    # Facets cover every match, not just the page shown.
+    small = index.search(library, "党组织", SearchFilters(), limit=2)
+    assert sum(small.facets["topic"].values()) == small.total == everything.total
+    assert sum(small.facets["kind"].values()) == small.total
+
+    topic = next(iter(everything.facets["topic"]))
+    by_topic = index.search(library, "党组织", SearchFilters(topic=topic), limit=1000)
+    assert by_topic.total == everything.facets["topic"][topic]
+
+
+def test_empty_query_browses_newest_first(library, index):
+    library.execute("UPDATE practices SET created_at = '2020-01-01T00:00:00+00:00'")
+    newest = document_id(library, "pb-lotjol__08.txt")
+    library.execute("UPDATE practices SET created_at = '2025-06-01T00:00:00+00:00' WHERE document_id = ?", (newest,))
+    page = index.search(library, "", SearchFilters(), limit=3)
+    total = library.execute("SELECT COUNT(*) FROM practices").fetchone()[0]
+    assert page.total == total
+    assert hit_files(library, [h.practice_id for h in page.hits]) == ["pb-lotjol__08.txt"] * 3
+    assert sum(page.facets["kind"].values()) == total
+    filtered = index.search(library, "", SearchFilters(kind="directive"), limit=500)
+    assert filtered.total == library.execute("SELECT COUNT(*) FROM practices WHERE kind = 'directive'").fetchone()[0]
+
+
+@pytest.mark.parametrize("query", ['"', "*", "AND", "(", '学习 AND (制度', 'NEAR("a" b', "OR OR", "^党建", "col:x", "'; DROP TABLE practices; --"])
+def test_search_syntax_in_the_query_never_breaks(library, index, query):
+    page = index.search(library, query, SearchFilters(), limit=5)
+    assert page.total >= 0
+    assert library.execute("SELECT COUNT(*) FROM practices").fetchone()[0] > 0
+
+
+def test_removing_a_document_removes_it_from_words_and_vectors(library, index):
+    doc = document_id(library, "pb-lotjol__06.txt")
+    before = index.search(library, "临时党支部", SearchFilters(), limit=20)
+    assert "pb-lotjol__06.txt" in hit_files(library, [h.practice_id for h in before.hits])
+    library.execute("BEGIN IMMEDIATE")
+    index.remove_document(library, doc)
+    library.execute("DELETE FROM documents WHERE id = ?", (doc,))
+    library.execute("COMMIT")
+    after = index.search(library, "临时党支部", SearchFilters(), limit=50)
+    assert "pb-lotjol__06.txt" not in hit_files(library, [h.practice_id for h in after.hits])
+    assert library.execute("SELECT COUNT(*) FROM practice_words WHERE document_id = ?", (doc,)).fetchone()[0] == 0
+    assert library.execute("SELECT COUNT(*) FROM practice_vectors WHERE document_id = ?", (doc,)).fetchone()[0] == 0
+    assert doc not in index.vectors.matrix(library).doc_ids.tolist()
+
+
+def test_a_rolled_back_add_leaves_no_trace_in_memory(library, index, built_library):
+    """The in-memory matrix follows the database even when the writer's transaction is rolled back."""
+    index.search(library, "学习制度", SearchFilters())  # load the matrix
+    rows = len(index.vectors.matrix(library))
+    item = built_library.items[SEED][0]
+    library.execute("BEGIN IMMEDIATE")
+    index.remove_document(library, item.document_id)
+    assert len(index.vectors.matrix(library)) < rows
+    library.execute("ROLLBACK")
+    assert len(index.vectors.matrix(library)) == rows
+
+
+def test_similar_practices_come_from_other_documents_by_default(library, index):
+    target = practice_id(library, SEED, "日读一文")
+    seed = document_id(library, SEED)
+    others = index.similar(library, target, limit=5)
+    assert others and all(f != SEED for f in hit_files(library, [h.practice_id for h in others]))
+    same_too = index.similar(library, target, limit=5, other_documents=False)
+    ids = [h.practice_id for h in same_too]
+    assert target not in ids
+    assert practice_id(library, SEED, "每天读书学习一小时") in ids
+    assert library.execute("SELECT document_id FROM practices WHERE id = ?", (ids[0],)).fetchone()[0] == seed
+
+
+def test_without_the_model_search_is_lexical_and_similar_still_answers(library):
+    index = PracticeIndex(None)
+    page = index.search(library, "吹哨报到", SearchFilters(), limit=5)
+    assert "pb-lotjol__07.txt" in hit_files(library, [h.practice_id for h in page.hits])
+    target = practice_id(library, SEED, "日读一文")
+    assert index.similar(library, target, limit=3)
+
+
+def test_migrations_are_idempotent(library, index):
+    index.migrate(library)
+    index.migrate(library)
+    version = library.execute("SELECT version FROM schema_migrations WHERE component = 'search'").fetchone()[0]
+    assert version >= 1
