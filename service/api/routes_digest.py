@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from html import escape
 from typing import Any
@@ -35,15 +36,13 @@ def install(app: FastAPI) -> None:
     library: Library = app.state.library
     digest_schema.migrate(library.db.conn())
     settings = library.settings
-    lexical: list = []
 
+    @functools.cache
     def lexical_index():
         # Built on first use: saved queries are rare and the index loads the synonym table.
-        if not lexical:
-            from service.library.search import PracticeIndex
+        from service.library.search import PracticeIndex
 
-            lexical.append(PracticeIndex(None))
-        return lexical[0]
+        return PracticeIndex(None)
 
     runner = DigestRunner(
         settings,
@@ -89,6 +88,7 @@ def _view(request: Request, sub: subs.Subscription) -> dict[str, Any]:
     runner = _runner(request)
     data = sub.to_dict()
     data["next_send_at"] = next_slot(sub, runner.clock.now(), runner.tz).isoformat() if sub.active else None
+    data["timezone"] = str(runner.tz)  # send_at is read in this zone
     data["unsubscribe_url"] = unsubscribe_url(runner.settings.base_url, sub.id, runner.settings.secret_key)
     return data
 
@@ -209,8 +209,12 @@ def _unsubscribe(request: Request, conn, token: str) -> subs.Subscription | None
 
 
 @pages.get("/unsubscribe", response_class=HTMLResponse)
+@pages.post("/unsubscribe", response_class=HTMLResponse, include_in_schema=False)
 def unsubscribe_page(request: Request, conn: ConnDep, token: str = "") -> HTMLResponse:
-    """The link in every digest: unsubscribes without a login and confirms in plain Chinese."""
+    """The link in every digest: unsubscribes without a login and confirms in plain Chinese.
+
+    POST answers mail clients' one-click unsubscribe (RFC 8058), which posts to the same link.
+    """
     sub = _unsubscribe(request, conn, token)
     if sub is None:
         body = "退订链接无效或已过期，请直接使用邮件中的完整链接，或联系管理员。"

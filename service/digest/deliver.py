@@ -33,6 +33,7 @@ def build_email(settings: Settings, to: str, digest: RenderedDigest, unsubscribe
     msg["To"] = to
     msg["Message-ID"] = make_msgid(domain=settings.smtp_from.partition("@")[2] or "jingyan.local")
     msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg.set_content(digest.text)
     msg.add_alternative(digest.html, subtype="html")
     msg.add_attachment(digest.docx, maintype=DOCX_TYPE[0], subtype=DOCX_TYPE[1], filename=digest.docx_filename)

@@ -113,8 +113,9 @@ def render(
     unsubscribe_url: str,
     tz: ZoneInfo,
     digest_id: int | None = None,
+    with_docx: bool = True,
 ) -> RenderedDigest:
-    """Render the digest of ``practices`` for ``sub`` covering ``(start, end]``."""
+    """Render the digest of ``practices`` for ``sub`` covering ``[start, end]`` (``with_docx=False``: no 汇编)."""
     topics = structure(practices)
     local_end = end.astimezone(tz)
     focus = "、".join(t["topic"] for t in topics[:3]) + ("等" if len(topics) > 3 else "")
@@ -150,7 +151,7 @@ def render(
         ],
         "unsubscribe_url": unsubscribe_url,
     }
-    docx = to_docx(practices, title="经验做法汇编", on=local_end.date())
+    docx = to_docx(practices, title="经验做法汇编", on=local_end.date()) if with_docx else b""
     return RenderedDigest(subject, text, html, payload, docx, f"经验做法汇编_{local_end:%Y%m%d}.docx")
 
 

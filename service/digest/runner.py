@@ -106,10 +106,7 @@ class DigestRunner:
         start = period_start(conn, sub)
         ids = select_practice_ids(conn, sub, start, now, self.search)
         practices = load_export_practices(conn, ids, self.settings.base_url)
-        rendered = self._render(sub, practices, start, now, None)
-        payload = rendered.payload
-        payload["subject"] = rendered.subject
-        return payload
+        return self._render(sub, practices, start, now, None, with_docx=False).payload
 
     def recover_interrupted(self, conn: sqlite3.Connection, now: datetime) -> list[int]:
         """Close claims older than :data:`LEASE` as failed without retry (see module docstring)."""
@@ -283,9 +280,9 @@ class DigestRunner:
             (status, note, iso(now), digest_id),
         )
 
-    def _render(self, sub, practices, start, end, digest_id) -> RenderedDigest:
+    def _render(self, sub, practices, start, end, digest_id, with_docx: bool = True) -> RenderedDigest:
         link = unsubscribe_url(self.settings.base_url, sub.id, self.settings.secret_key)
-        return render(sub, practices, start, end, link, self.tz, digest_id)
+        return render(sub, practices, start, end, link, self.tz, digest_id, with_docx)
 
     def _deliver(self, sub: subs.Subscription, rendered: RenderedDigest) -> None:
         if sub.email:

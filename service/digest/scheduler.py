@@ -13,7 +13,7 @@ import os
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from service.config import Settings
 from service.digest.subscriptions import Subscription
@@ -30,7 +30,10 @@ TICK_S = 60.0
 def digest_timezone(settings: Settings) -> ZoneInfo:
     """The zone ``send_at`` is read in (``JINGYAN_DIGEST_TIMEZONE``, default Asia/Shanghai)."""
     name = settings.extra.get("digest_timezone") or os.environ.get("JINGYAN_DIGEST_TIMEZONE", DEFAULT_TIMEZONE)
-    return ZoneInfo(name)
+    try:
+        return ZoneInfo(name)
+    except (ValueError, ZoneInfoNotFoundError) as exc:
+        raise ValueError(f"摘要时区 JINGYAN_DIGEST_TIMEZONE={name!r} 无法识别，请使用如 Asia/Shanghai 的时区名") from exc
 
 
 def scheduler_enabled(settings: Settings) -> bool:

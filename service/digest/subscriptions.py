@@ -125,6 +125,8 @@ def validate(payload: Any, current: Subscription | None = None) -> dict[str, Any
     for name, label in (("topics", "主题"), ("tags", "标签"), ("orgs", "单位")):
         if name in payload:
             values[name] = _string_list(payload[name], name, label)
+    if values.get("orgs"):
+        values["orgs"] = normalise_orgs(values["orgs"])
     for topic in values.get("topics", []):
         if topic not in TOPICS:
             raise SubscriptionError(f"未知主题“{topic}”；可选主题：{'、'.join(TOPICS)}", "topics")
@@ -164,6 +166,19 @@ def validate(payload: Any, current: Subscription | None = None) -> dict[str, Any
         values.setdefault("frequency", "weekly")
         values.setdefault("send_at", "08:30")
     return values
+
+
+_org_finder: list = []
+
+
+def normalise_orgs(orgs: list[str]) -> list[str]:
+    """Unit names in the form mining stores them (市政府办 → 市政府办公室), so filters match."""
+    if not _org_finder:
+        from service.mining.orgs import OrgFinder
+
+        _org_finder.append(OrgFinder())
+    out = [_org_finder[0].normalise(name) or name for name in orgs]
+    return list(dict.fromkeys(out))
 
 
 def _email(value: Any) -> str | None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import io
 import time
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import docx
 from fastapi.testclient import TestClient
 
 from service.digest.clock import ManualClock
+from service.digest.scheduler import DEFAULT_TIMEZONE
 
 
 def upload(client: TestClient, name: str, data: bytes, timeout: float = 180.0) -> dict:
@@ -40,3 +42,9 @@ def word_file(title: str, *paragraphs: str) -> bytes:
 def catch_up(clock: ManualClock) -> None:
     """Bring the test clock to just after the real time the ingestion worker stamps practices with."""
     clock.set(max(clock.now(), datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)))
+
+
+def far_send_at(hours: int = 12) -> str:
+    """A daily ``send_at`` half a day away, so no scheduled slot falls inside a test driven by hand."""
+    when = (datetime.now(UTC) + timedelta(hours=hours)).astimezone(ZoneInfo(DEFAULT_TIMEZONE))
+    return f"{when:%H:%M}"

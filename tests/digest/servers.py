@@ -10,6 +10,7 @@ from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 def free_port() -> int:
@@ -21,17 +22,28 @@ def free_port() -> int:
 class MailServer:
     """An SMTP server on 127.0.0.1 that keeps every message it accepts; can be stopped and restarted."""
 
-    def __init__(self) -> None:
+    def __init__(self, login: tuple[str, str] | None = None) -> None:
         self.port = free_port()
         self.messages: list[EmailMessage] = []
+        self.login = login  # when set, only this user/password may send
         self._controller: Controller | None = None
+
+    def _authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
+        ok = isinstance(auth_data, LoginPassword) and (
+            auth_data.login.decode(), auth_data.password.decode()
+        ) == self.login
+        return AuthResult(success=ok, handled=False)
 
     async def handle_DATA(self, server, session, envelope) -> str:  # aiosmtpd handler hook
         self.messages.append(message_from_bytes(envelope.original_content, policy=policy.default))
         return "250 Message accepted for delivery"
 
     def start(self) -> None:
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        extra = {}
+        if self.login:
+            # Loopback only, so plain-text AUTH without TLS is acceptable here.
+            extra = {"authenticator": self._authenticate, "auth_required": True, "auth_require_tls": False}
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port, **extra)
         self._controller.start()
 
     def stop(self) -> None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
-from tests.digest.app_support import catch_up, upload, word_file
+from tests.digest.app_support import catch_up, far_send_at, upload, word_file
 from tests.digest.conftest import SEED
 from tests.digest.servers import attachments, html_part, text_part
 
@@ -32,7 +33,7 @@ def test_subscriber_gets_new_practices_once_even_when_the_mail_server_is_down(ap
     client = app_client
     created = client.post(
         "/api/subscriptions",
-        json={"email": "staff@unit.test", "topics": ["思想建设"], "frequency": "weekly", "send_at": "08:30"},
+        json={"email": "staff@unit.test", "topics": ["思想建设"], "frequency": "daily", "send_at": far_send_at()},
     )
     assert created.status_code == 201, created.text
     sub = created.json()
@@ -85,11 +86,16 @@ def test_subscriber_gets_new_practices_once_even_when_the_mail_server_is_down(ap
     assert page.status_code == 200 and "已退订" in page.text and "staff@unit.test" in page.text
     assert client.get(f"/api/subscriptions/{sub['id']}").json()["active"] is False
     assert client.get("/unsubscribe", params={"token": "1.forged"}).status_code == 400
+    assert mail_server.messages[2]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert client.post(urlsplit(link).path + "?" + urlsplit(link).query).status_code == 200  # one-click
 
 
 def test_webhook_answering_500_then_200_receives_the_digest_once(app_client, webhook, clock):
     client = app_client
-    sub = client.post("/api/subscriptions", json={"webhook_url": webhook.url, "topics": ["思想建设"]}).json()
+    sub = client.post(
+        "/api/subscriptions",
+        json={"webhook_url": webhook.url, "topics": ["思想建设"], "frequency": "daily", "send_at": far_send_at()},
+    ).json()
     upload(client, SEED.name, SEED.read_bytes())
     catch_up(clock)
     webhook.statuses = [500]
@@ -119,7 +125,10 @@ def test_subscriptions_are_managed_and_previewed_over_http(app_client, clock):
     client.post("/api/subscriptions", json={"email": "other@unit.test", "orgs": ["市委办公室"]})
     mine = client.get("/api/subscriptions", params={"email": "staff@unit.test"}).json()["subscriptions"]
     assert [s["id"] for s in mine] == [sub["id"]]
-    assert sub["schedule"] == "每周一 08:30" and sub["next_send_at"]
+    assert sub["schedule"] == "每周一 08:30" and sub["timezone"] == "Asia/Shanghai"
+    next_send = datetime.fromisoformat(sub["next_send_at"]).astimezone(ZoneInfo("Asia/Shanghai"))
+    assert (next_send.isoweekday(), next_send.hour, next_send.minute) == (1, 8, 30)
+    assert next_send > clock.now()
 
     paused = client.patch(f"/api/subscriptions/{sub['id']}", json={"active": False}).json()
     assert paused["active"] is False and paused["next_send_at"] is None
@@ -152,3 +161,20 @@ def test_the_service_runs_its_digest_ticker_by_default(tmp_path):
     with TestClient(app):
         assert app.state.digest_scheduler.running
     assert not app.state.digest_scheduler.running
+
+
+def test_a_saved_search_selects_what_the_search_index_finds(app_client, webhook, clock):
+    client = app_client
+    client.post("/api/subscriptions", json={"webhook_url": webhook.url, "query": "学习制度"})
+    upload(client, SEED.name, SEED.read_bytes())
+    catch_up(clock)
+    run(client)
+    (payload,) = webhook.received
+    delivered = {p["id"]: p["text"] for t in payload["topics"] for g in t["groups"] for p in g["practices"]}
+    assert any("日读一文" in t for t in delivered.values())
+    # Without a model the service searches by keywords alone, so the digest holds exactly the search's hits.
+    found = client.get("/api/search", params={"q": "学习制度", "limit": 100}).json()
+    everything = client.get("/api/search", params={"q": "", "limit": 1}).json()["total"]
+    assert set(delivered) == {h["practice"]["id"] for h in found["results"]}
+    assert len(delivered) < everything
+    assert payload["subscription"]["description"] == "检索：学习制度"

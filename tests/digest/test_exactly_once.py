@@ -13,6 +13,7 @@ from service.config import REPO_ROOT
 from service.digest.clock import ManualClock
 from service.digest.runner import INTERRUPTED
 from service.digest.scheduler import DigestScheduler
+from tests.digest.app_support import far_send_at
 from tests.digest.conftest import digest_settings, make_runner
 from tests.digest.corpus_library import SEED_SPECS
 from tests.digest.test_runner import digests, store, subscribe
@@ -32,7 +33,8 @@ DigestRunner(settings, connect=lambda: connect({db!r})).run(force=True)
 def test_a_send_cut_off_by_a_crash_is_not_repeated_and_nothing_is_lost(tmp_path, library_db, webhook):
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
     clock = ManualClock(start)
-    subscribe(library_db, clock, webhook_url=webhook.url, topics=["思想建设"])
+    subscribe(library_db, clock, webhook_url=webhook.url, topics=["思想建设"], frequency="daily",
+              send_at=far_send_at())
     store(library_db, SEED_SPECS, clock.advance(timedelta(minutes=1)))
 
     # Another process claims the digest, posts it, and is killed while the webhook is still answering.

@@ -6,15 +6,23 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import docx
+import pytest
 
 from service.digest import subscriptions as subs
+from service.digest.clock import ManualClock
 from service.digest.runner import list_digests
 from service.digest.tokens import read_token
 from tests.digest.conftest import SAMPLES, SEED, digest_settings, make_runner, open_db
 from tests.digest.corpus_library import SEED_SPECS, XIANYANG, XIANYANG_SPECS, Spec, add_document
-from tests.digest.servers import attachments, html_part, text_part
+from tests.digest.servers import MailServer, attachments, html_part, text_part
 
 SHANGHAI = timedelta(hours=8)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """Wednesday 2026-11-25, noon in Shanghai: far from any weekly Monday slot these stories could cross."""
+    return ManualClock(datetime(2026, 11, 25, 4, 0, tzinfo=UTC))
 
 
 def subscribe(path, clock, **payload):
@@ -54,7 +62,8 @@ def test_mail_holds_the_followed_topic_only_and_is_not_repeated(tmp_path, librar
     msg = mail_server.messages[0]
     assert msg["To"] == "staff@unit.test"
     assert msg.get_content_type() == "multipart/mixed"
-    assert msg.get_body(preferencelist=("plain", "html")).get_content_type() in ("text/plain", "text/html")
+    alternative = next(part for part in msg.iter_parts() if part.get_content_type() == "multipart/alternative")
+    assert [p.get_content_type() for p in alternative.iter_parts()] == ["text/plain", "text/html"]
     text, html = text_part(msg), html_part(msg)
     for body in (text, html):
         assert "市委办公室" in body and "日读一文" in body
@@ -186,3 +195,71 @@ def test_tags_and_units_narrow_a_subscription(tmp_path, library_db, webhook, clo
     (payload,) = webhook.received
     names = [p["name"] for t in payload["topics"] for g in t["groups"] for p in g["practices"]]
     assert names == ["“教育培训目标化”"]
+
+
+def test_a_digest_that_keeps_failing_is_given_up_but_its_practices_go_out_with_the_next(
+    tmp_path, library_db, mail_server, clock
+):
+    from service.digest.runner import MAX_ATTEMPTS, backoff
+
+    runner = make_runner(library_db, digest_settings(tmp_path, mail_server), clock)
+    subscribe(library_db, clock, email="staff@unit.test", topics=["思想建设"])
+    ids = store(library_db, SEED_SPECS, clock.advance(timedelta(minutes=1)))
+    mail_server.stop()
+    clock.advance(timedelta(minutes=1))
+    runner.run(force=True)
+    for attempt in range(1, MAX_ATTEMPTS):
+        clock.advance(backoff(attempt))
+        runner.run()
+    (d,) = digests(library_db)
+    assert d["status"] == "failed" and d["attempts"] == MAX_ATTEMPTS and d["next_attempt_at"] is None
+    assert backoff(MAX_ATTEMPTS) == timedelta(hours=6)  # the wait is capped
+
+    mail_server.start()
+    clock.advance(timedelta(days=1))
+    assert runner.run().sent == []  # given up: not retried by itself
+    assert len(runner.run(force=True).sent) == 1
+    newest, _ = digests(library_db)
+    assert sorted(newest["practice_ids"]) == sorted(i for i, s in zip(ids, SEED_SPECS, strict=True)
+                                                    if s.topic == "思想建设")
+    assert len(mail_server.messages) == 1
+
+
+def test_a_paused_subscription_gets_no_pending_retry(tmp_path, library_db, mail_server, clock):
+    runner = make_runner(library_db, digest_settings(tmp_path, mail_server), clock)
+    sub = subscribe(library_db, clock, email="staff@unit.test", topics=["思想建设"])
+    store(library_db, SEED_SPECS, clock.advance(timedelta(minutes=1)))
+    mail_server.stop()
+    clock.advance(timedelta(minutes=1))
+    runner.run(force=True)
+    conn = open_db(library_db)
+    subs.update(conn, sub.id, {"active": False}, clock.now())
+    conn.close()
+
+    mail_server.start()
+    clock.advance(timedelta(minutes=5))
+    runner.run()
+    (d,) = digests(library_db)
+    assert d["status"] == "cancelled" and "暂停" in d["last_error"]
+    assert mail_server.messages == []
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_smtp_login_from_settings_and_a_clear_error_when_it_is_refused(tmp_path, library_db, clock):
+    server = MailServer(login=("jingyan", "right-password"))
+    server.start()
+    try:
+        settings = digest_settings(tmp_path, server)
+        settings.smtp_user, settings.smtp_password = "jingyan", "wrong-password"
+        runner = make_runner(library_db, settings, clock)
+        subscribe(library_db, clock, email="staff@unit.test", topics=["思想建设"])
+        store(library_db, SEED_SPECS, clock.advance(timedelta(minutes=1)))
+        clock.advance(timedelta(minutes=1))
+        (failure,) = runner.run(force=True).failed
+        assert "拒绝登录" in failure["error"] and "JINGYAN_SMTP_PASSWORD" in failure["error"]
+
+        runner.settings.smtp_password = "right-password"
+        clock.advance(timedelta(minutes=2))
+        assert len(runner.run().sent) == 1 and len(server.messages) == 1
+    finally:
+        server.stop()

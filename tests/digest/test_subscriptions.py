@@ -31,10 +31,11 @@ def test_invalid_subscriptions_are_refused_in_chinese(payload, field, words):
 
 def test_a_valid_subscription_is_normalised():
     values = validate({"email": " staff@unit.test ", "topics": ["思想建设", "思想建设"], "tags": "学习制度，党课",
-                       "send_at": "8:05"})
+                       "orgs": ["市政府办", "市编委办"], "send_at": "8:05"})
     assert values["email"] == "staff@unit.test"
     assert values["topics"] == ["思想建设"] and values["tags"] == ["学习制度", "党课"]
     assert values["send_at"] == "08:05" and values["frequency"] == "weekly"
+    assert values["orgs"] == ["市政府办公室", "市委编办"]  # as mining names them
 
 
 def test_unsubscribe_tokens_are_signed():

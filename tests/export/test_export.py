@@ -30,8 +30,26 @@ def stored_practices(tmp_path):
     return practices
 
 
-def east_asian_font(run) -> str | None:
-    return run._element.rPr.rFonts.get(qn("w:eastAsia"))
+def east_asian_font(paragraph) -> str | None:
+    """The Chinese font Word uses for ``paragraph``: set on its runs, else on its style or the style's base."""
+    for run in paragraph.runs:
+        rpr = run._element.rPr
+        if rpr is not None and rpr.rFonts is not None and rpr.rFonts.get(qn("w:eastAsia")):
+            return rpr.rFonts.get(qn("w:eastAsia"))
+    style = paragraph.style
+    while style is not None:
+        rfonts = style.element.rPr.rFonts if style.element.rPr is not None else None
+        if rfonts is not None and rfonts.get(qn("w:eastAsia")):
+            return rfonts.get(qn("w:eastAsia"))
+        style = style.base_style
+    return None
+
+
+def font_size(paragraph):
+    style = paragraph.style
+    while style.font.size is None:
+        style = style.base_style
+    return style.font.size
 
 
 def test_word_compilation_has_topics_practices_sources_and_official_fonts(tmp_path):
@@ -42,19 +60,20 @@ def test_word_compilation_has_topics_practices_sources_and_official_fonts(tmp_pa
     texts = [p.text for p in paragraphs]
 
     assert texts[0] == "经验做法汇编" and "2026年11月27日" in texts[1]
-    assert east_asian_font(paragraphs[0].runs[0]) == "方正小标宋简体"
-    assert paragraphs[0].runs[0].font.size == Pt(22)
+    assert east_asian_font(paragraphs[0]) == "方正小标宋简体" and font_size(paragraphs[0]) == Pt(22)
     headings = [p for p in paragraphs if p.style.name == "Heading 1"]
     assert [h.text for h in headings] == ["一、思想建设", "二、作风建设", "三、基层治理"]
-    assert all(east_asian_font(h.runs[0]) == "黑体" for h in headings)
+    assert all(east_asian_font(h) == "黑体" and font_size(h) == Pt(16) for h in headings)
     body = "\n".join(texts)
     for p in practices:
         assert p.text in body
     assert "市委办公室：“日读一文、周写千字、月读一书、季写一篇”" in body
     assert f"来源：《{practices[0].doc_title}》（{SEED.name}）" in body
     practice_para = next(p for p in paragraphs if "日读一文" in p.text)
-    assert {east_asian_font(r) for r in practice_para.runs} == {"仿宋_GB2312"}
-    assert practice_para.paragraph_format.line_spacing == Pt(28)
+    assert east_asian_font(practice_para) == "仿宋_GB2312" and font_size(practice_para) == Pt(16)
+    assert practice_para.runs[0].bold and practice_para.style.paragraph_format.line_spacing == Pt(28)
+    source_para = paragraphs[paragraphs.index(practice_para) + 1]
+    assert source_para.text.startswith("来源：") and east_asian_font(source_para) == "楷体_GB2312"
     section = doc.sections[0]
     margins = [section.top_margin, section.bottom_margin, section.left_margin, section.right_margin]
     assert [round(m.cm, 2) for m in margins] == [3.7, 3.5, 2.8, 2.6]
@@ -71,9 +90,17 @@ def test_practice_groups_become_second_level_headings(tmp_path):
     doc = docx.Document(io.BytesIO(export.to_docx(practices)))
     level2 = [p for p in doc.paragraphs if p.style.name == "Heading 2"]
     assert [p.text for p in level2] == ["（一）学习制度", "（二）其他做法"]
-    assert east_asian_font(level2[0].runs[0]) == "楷体_GB2312"
+    assert east_asian_font(level2[0]) == "楷体_GB2312"
     texts = [p.text for p in doc.paragraphs]
     assert texts.index("（二）其他做法") < next(i for i, t in enumerate(texts) if "五微" in t)
+
+
+def test_directives_are_marked_apart_from_reported_practices(tmp_path):
+    practices = stored_practices(tmp_path)
+    practices[3].kind = "directive"
+    body = "\n".join(p.text for p in docx.Document(io.BytesIO(export.to_docx(practices))).paragraphs)
+    assert "市发改委：“三卡预警”（工作要求）" in body
+    assert "市委办公室：“日读一文、周写千字、月读一书、季写一篇”。" in body
 
 
 def test_csv_opens_in_excel_and_with_the_csv_module(tmp_path):
