@@ -40,6 +40,7 @@ PLAN_HEADING_RE = re.compile(
 REVIEW_HEADING_RE = re.compile(r"回顾|主要成效|主要成绩|工作成效|取得的成绩|主要做法|经验做法|特点")
 PROBLEM_HEADING_RE = re.compile(r"存在的?(?:主要)?问题|问题和不足|不足之处|困难和问题|差距和不足")
 OWN_WORK_RE = re.compile(r"我们|我委|我局|我部|我院|我厅|工委|一年来|过去一年")
+STORY_LEDE_RE = re.compile(r"^(?:近日|日前|如今|眼下|走进|来到|记者|笔者)")
 GENERIC_LEADS = ("各", "部分", "全体", "广大", "有关", "相关", "一些", "有的")
 
 
@@ -124,9 +125,10 @@ class Extractor:
             a, b = sec.heading_span
             if b > a:
                 out.append(_Block(Segment(simp[a:b], a, b), list(path), True, sec.level))
+        heading_spans = {blk.seg.start for blk in out}
         for path, para in document.iter_paragraphs():
             a, b = para.span
-            if b > a:
+            if b > a and a not in heading_spans:  # a heading repeated as a paragraph is read once
                 out.append(_Block(Segment(simp[a:b], a, b), list(path), False))
         out.sort(key=lambda blk: (blk.seg.start, not blk.heading))
         if document.sections:
@@ -278,6 +280,9 @@ class Extractor:
         last_actor: list[str] = []
         heading = blk.path[-1] if blk.path else subheading
         sentences = _split_at_meeting_cue(_merge_continuations(split_sentences(blk.seg.text, blk.seg.start)))
+        # A paragraph opening with a date, a scene or a quotation tells a story (the news lede).
+        first = re.sub(r"^本报\S{0,8}讯（[^）]{0,30}）", "", sentences[0].text) if sentences else ""
+        story = bool(STORY_LEDE_RE.match(first) or cues.is_quote(first))
         for si, sent in enumerate(sentences):
             st = sent.text
             if cues.MEETING_CUE_RE.search(st[:12]) or cues.DIRECTIVE_HEAD_RE.match(st):
@@ -299,14 +304,16 @@ class Extractor:
                 elif directive_mode and blk.path and kind == "directive":
                     continue  # in a speech's opinions part the headings are the directives
                 specific = [m for m in mentions if not m.generic]
-                if kind == "directive" and re.match(r"^(?:他|她)", pt):
-                    continue  # what one speaker in a news story urged is reported, not directed
+                if kind == "directive" and (
+                    cues.NARRATIVE_START_RE.match(pt) or re.search(r"(?:表示|认为|纷纷表示)[，,：:]", pt[:20])
+                ):
+                    continue  # what people in a news story said they would do is reported, not directed
                 if kind == "practice":
                     if person or lead_in or cues.is_evaluation(pt):
                         continue
                     if cues.NARRATIVE_START_RE.match(pt):
                         continue
-                    if not specific and (summary or cues.DATED_START_RE.match(pt)):
+                    if not specific and (summary or story or cues.DATED_START_RE.match(pt)):
                         continue
                     # In a summing-up speech "各…" sentences sum up; in a unit's report they describe
                     # how its measure runs below it.
