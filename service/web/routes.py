@@ -374,7 +374,19 @@ def documents_page(request: Request) -> HTMLResponse:
         page_url=_pager("/documents", {"kind": filters.kind, "org": filters.org, "year": filters.year}),
         pending=counts.get("queued", 0) + counts.get("running", 0),
         failed_jobs=failed_jobs,
+        notice="已重新排队处理，稍后刷新本页查看结果。" if qp.get("done") == "retried" else None,
     )
+
+
+@router.post("/jobs/{job_id}/retry", response_class=HTMLResponse)
+def retry_job(request: Request, job_id: str) -> Response:
+    """Process a failed file's kept original again (the job API's own retry), then back to the list."""
+    if _library(request).queue.retry(job_id) is None:
+        return render(
+            request, "error.html", 409, title="无法重试", heading="无法重试",
+            message="只有失败且原文件仍保存的任务可以重试，请重新上传该文件。",
+        )
+    return RedirectResponse("/documents?done=retried", status_code=303)
 
 
 @router.get("/documents/{document_id}", response_class=HTMLResponse)

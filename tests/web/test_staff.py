@@ -59,6 +59,7 @@ def test_subscribe_preview_pause_and_delete(page: Page, seeded, artifacts):
     row.get_by_role("link", name="预览下一期").click()
     expect(page.locator("h1")).to_have_text("下一期摘要预览")
     expect(page.locator("main")).to_contain_text("经验库摘要")
+    page.screenshot(path=str(artifacts / "subscription-preview.png"), full_page=True)
     page.go_back()
 
     page.locator("tbody tr", has_text="思想建设").get_by_role("button", name="暂停").click()

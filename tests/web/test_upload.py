@@ -66,3 +66,18 @@ def test_refused_upload_reports_the_servers_reason(page: Page, server):
     row = page.locator(".upload-item", has_text="空白.txt")
     expect(row.locator(".status")).to_have_text("失败", timeout=30_000)
     expect(row.locator(".reason")).to_have_text(re.compile(r"[\u4e00-\u9fff]{4,}"))
+
+
+@pytest.mark.slow
+def test_failed_file_is_listed_with_its_reason_and_can_be_retried(page: Page, server):
+    page.goto("/upload")
+    page.set_input_files("#files", files=[{"name": "损坏的总结.docx", "mimeType": "application/octet-stream",
+                                           "buffer": b"PK\x03\x04 broken word file"}])
+    expect(page.locator(".upload-item", has_text="损坏的总结.docx").locator(".status")).to_have_text(
+        "失败", timeout=60_000
+    )
+    page.goto("/documents")
+    item = page.locator(".notice li", has_text="损坏的总结.docx")
+    expect(item).to_contain_text("：")
+    item.get_by_role("button", name="重新处理").click()
+    expect(page.locator(".notice.ok")).to_contain_text("已重新排队")
