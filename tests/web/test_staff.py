@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import re
+import time
+from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
+
+SAMPLES = Path(__file__).resolve().parents[2] / "corpus" / "samples"
 
 
 def _open_practice(page: Page, text: str) -> None:
@@ -58,8 +63,7 @@ def test_subscribe_preview_pause_and_delete(page: Page, seeded, artifacts):
 
     row.get_by_role("link", name="预览下一期").click()
     expect(page.locator("h1")).to_have_text("下一期摘要预览")
-    expect(page.locator("main")).to_contain_text("经验库摘要")
-    page.screenshot(path=str(artifacts / "subscription-preview.png"), full_page=True)
+    expect(page.locator("main")).to_contain_text("下一期暂时为空")
     page.go_back()
 
     page.locator("tbody tr", has_text="思想建设").get_by_role("button", name="暂停").click()
@@ -80,3 +84,27 @@ def test_bad_email_is_explained_and_the_form_kept(page: Page, seeded):
     page.get_by_role("button", name="创建订阅").click()
     expect(page.locator(".notice.error")).to_contain_text("格式不正确")
     expect(page.get_by_label("纪律建设")).to_be_checked()
+
+
+@pytest.mark.slow
+def test_preview_shows_practices_added_after_subscribing(page: Page, seeded, artifacts):
+    page.goto("/subscriptions")
+    page.fill("#s-email", "jiguan@example.gov.cn")
+    page.select_option("#s-frequency", "daily")
+    page.get_by_role("button", name="创建订阅").click()
+    expect(page.locator("tbody tr")).to_contain_text("全部新增经验做法")
+
+    name = "pb-lotjol__07.txt"
+    with httpx.Client(base_url=seeded, timeout=60) as client:
+        job = client.post("/api/documents", files={"files": (name, (SAMPLES / name).read_bytes())}).json()["jobs"][0]
+        while job["status"] not in ("done", "failed"):
+            time.sleep(0.3)
+            job = client.get(f"/api/jobs/{job['id']}").json()
+        assert job["status"] == "done", job
+        added = client.get(f"/api/documents/{job['document_id']}").json()["practice_count"]
+    assert added > 0
+
+    page.get_by_role("link", name="预览下一期").click()
+    expect(page.locator("main")).to_contain_text(f"新收录经验做法 {added} 条")
+    expect(page.locator(".result a.result-title").first).to_have_attribute("href", re.compile(r"^/practices/\d+$"))
+    page.screenshot(path=str(artifacts / "subscription-preview.png"), full_page=True)
