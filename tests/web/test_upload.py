@@ -81,3 +81,20 @@ def test_failed_file_is_listed_with_its_reason_and_can_be_retried(page: Page, se
     expect(item).to_contain_text("：")
     item.get_by_role("button", name="重新处理").click()
     expect(page.locator(".notice.ok")).to_contain_text("已重新排队")
+
+
+@pytest.mark.slow
+def test_lightly_edited_copy_is_flagged_with_a_link_to_the_earlier_document(page: Page, server, tmp_path):
+    original = SAMPLES / "pb-lotjol__09.txt"
+    edited = tmp_path / "修改稿.txt"
+    edited.write_text(original.read_text(encoding="utf-8").replace("。", "。\n", 1) + "\n（报送稿）\n", encoding="utf-8")
+    page.goto("/upload")
+    page.set_input_files("#files", str(original))
+    first = page.locator(".upload-item", has_text=original.name)
+    expect(first.locator(".status")).to_have_text("已完成", timeout=120_000)
+    page.set_input_files("#files", str(edited))
+    second = page.locator(".upload-item", has_text="修改稿.txt")
+    expect(second.locator(".status")).to_have_text("已完成", timeout=120_000)
+    expect(second).to_contain_text("高度相似")
+    earlier = second.get_by_role("link", name="查看相似的已有文档")
+    expect(earlier).to_have_attribute("href", first.get_by_role("link", name="查看文档").get_attribute("href"))

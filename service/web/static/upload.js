@@ -121,19 +121,21 @@
     updateSummary();
   }
 
-  // Practice count for the finished document, best effort: the row is already complete without it.
+  // Practice count (and, for a near duplicate, the earlier document) — best effort: the row is complete without it.
   function fetchCount(docId, anchor) {
     var xhr = new XMLHttpRequest();
     xhr.open("GET", "/api/documents/" + docId);
     xhr.onload = function () {
       if (xhr.status !== 200) return;
-      try {
-        var d = JSON.parse(xhr.responseText);
-        var doc = d.document || d;
-        var n = doc.practice_count;
-        if (n === undefined && Array.isArray(d.practices)) n = d.practices.length;
-        if (n !== undefined) anchor.parentNode.insertBefore(document.createTextNode("提取经验做法 " + n + " 条。"), anchor);
-      } catch (e) { /* the link alone is enough */ }
+      var doc;
+      try { doc = JSON.parse(xhr.responseText); } catch (e) { return; }
+      var n = doc.practice_count;
+      if (n === undefined && Array.isArray(doc.practices)) n = doc.practices.length;
+      if (n !== undefined) anchor.parentNode.insertBefore(document.createTextNode("提取经验做法 " + n + " 条。"), anchor);
+      if (doc.near_duplicate_of) {
+        anchor.parentNode.appendChild(document.createTextNode(" · "));
+        anchor.parentNode.appendChild(link("/documents/" + doc.near_duplicate_of, "查看相似的已有文档"));
+      }
     };
     xhr.send();
   }
