@@ -17,6 +17,7 @@ from service.api import routes_documents, routes_groups, routes_jobs, routes_pra
 from service.config import Settings
 from service.library.library import Library, load_embedder
 from service.library.samples import queue_sample_corpus
+from service.web.routes import mount_pages
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, embedder: Any | None = None) ->
     app = FastAPI(title="经验库 Jingyan", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.library = library
+    mount_pages(app)  # staff pages and static files (service/web); registered first so they own "/"
 
     @app.get("/api/health")
     def health() -> JSONResponse:

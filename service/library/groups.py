@@ -45,9 +45,10 @@ LABEL_STOPWORDS = frozenset(
 class PracticeGrouper:
     """Clusters practices into groups and keeps ``practices.group_id`` and ``practice_groups`` current."""
 
-    def __init__(self, threshold: float = 0.90, keyword_weight: float = 0.10) -> None:
+    def __init__(self, threshold: float = 0.92, keyword_weight: float = 0.40, linkage: str = "average") -> None:
         self.threshold = threshold
         self.keyword_weight = keyword_weight
+        self.linkage = linkage
 
     def migrate(self, conn: sqlite3.Connection) -> None:
         """Create or upgrade the search component's tables (groups live there)."""
@@ -115,9 +116,17 @@ class PracticeGrouper:
                 for m in members
                 if m in mvecs
             ]
-            if scores and (score := float(np.mean(scores))) > best_score:
+            if scores and (score := self._link(scores)) > best_score:
                 best, best_score = gid, score
         return best if best_score >= self.threshold else None
+
+    def _link(self, scores: list[float]) -> float:
+        """A practice's similarity to a group under the linkage rebuild uses (all, average or any member)."""
+        if self.linkage == "complete":
+            return float(np.min(scores))
+        if self.linkage == "single":
+            return float(np.max(scores))
+        return float(np.mean(scores))
 
     def rebuild(self, conn: sqlite3.Connection) -> int:
         """Re-cluster every practice from scratch; returns the number of groups."""
@@ -162,7 +171,7 @@ class PracticeGrouper:
         model = AgglomerativeClustering(
             n_clusters=None,
             metric="precomputed",
-            linkage="average",
+            linkage=self.linkage,
             distance_threshold=1.0 + self.keyword_weight - self.threshold,
         )
         return model.fit_predict(dist.astype(np.float64))

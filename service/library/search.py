@@ -35,7 +35,7 @@ import numpy as np
 from service.library import tokenize
 from service.library.db import apply_migrations
 from service.library.synonyms import SynonymTable
-from service.library.vectors import VectorStore
+from service.library.vectors import VectorStore, _db_key, _read_generation
 
 if TYPE_CHECKING:
     from service.mining.embed import Embedder
@@ -148,7 +148,8 @@ class RankerWeights:
     expansion: float = 0.7
     expand_vector_query: bool = False
     coverage_power: float = 2.0  # lexical rankers weighted by (query IDF share of their best hits) ** this; 0 = off
-    coverage_depth: int = 3  # also append the expansions to the text the model embeds
+    coverage_depth: int = 3
+    max_df: float = 0.05  # in libraries past 40k practices, terms in more than this share are not looked up  # also append the expansions to the text the model embeds
     use_grams: bool = True
 
 
@@ -173,6 +174,8 @@ class PracticeIndex:
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._query_cache_size = query_cache_size
         self._cache_lock = threading.Lock()
+        self._df_cache: dict[tuple[str, str], int] = {}
+        self._df_generation: tuple[str, str] | None = None
 
     # -- schema -------------------------------------------------------------------------------
 
@@ -252,17 +255,21 @@ class PracticeIndex:
         """Fuse the rankers' lists into one ``[(practice_id, score)]`` best first."""
         w = self.weights
         where, params = _filter_sql(filters)
+        n = conn.execute("SELECT COUNT(*) FROM practice_vectors").fetchone()[0] or _count_practices(conn)
         lists: list[tuple[float, list[int]]] = []
         bm25_weights = (1.0, w.context_weight)
         if plan.words and w.words > 0:
-            ranking = self._fts(conn, "practice_words", plan.words, where, params, bm25_weights)
-            lists.append((w.words * self._trust(conn, "practice_words", plan.words, ranking), ranking))
+            stats = self._stats(conn, "practice_words", plan.words, n)
+            ranking = self._fts(conn, "practice_words", stats.searchable(w.max_df), where, params, bm25_weights)
+            lists.append((w.words * self._trust(conn, stats, ranking), ranking))
         if plan.expanded_words and w.expansion > 0:
-            terms = plan.words + plan.expanded_words
-            lists.append((w.expansion, self._fts(conn, "practice_words", terms, where, params, bm25_weights)))
+            stats = self._stats(conn, "practice_words", plan.words + plan.expanded_words, n)
+            ranking = self._fts(conn, "practice_words", stats.searchable(w.max_df), where, params, bm25_weights)
+            lists.append((w.expansion, ranking))
         if w.use_grams and plan.grams and w.grams > 0:
-            ranking = self._fts(conn, "practice_grams", plan.grams, where, params, weights=(1.0,))
-            lists.append((w.grams * self._trust(conn, "practice_grams", plan.grams, ranking), ranking))
+            stats = self._stats(conn, "practice_grams", plan.grams, n)
+            ranking = self._fts(conn, "practice_grams", stats.searchable(w.max_df), where, params, (1.0,))
+            lists.append((w.grams * self._trust(conn, stats, ranking), ranking))
         if self.embedder is not None and w.vectors > 0:
             text = plan.query
             if w.expand_vector_query and plan.expansions:
@@ -274,7 +281,36 @@ class PracticeIndex:
                 scores[pid] = scores.get(pid, 0.0) + weight / (w.rrf_k + rank + 1)
         return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
-    def _trust(self, conn: sqlite3.Connection, table: str, terms: list[str], ranking: list[int]) -> float:
+    def _stats(self, conn: sqlite3.Connection, table: str, terms: list[str], n: int) -> _TermStats:
+        """Document frequencies of ``terms``, memoised until the index changes.
+
+        fts5vocab counts documents by walking a term's posting list, which costs milliseconds for
+        common terms in a large library; the counts only move when practices are added or removed.
+        """
+        generation = (_db_key(conn), _read_generation(conn))
+        with self._cache_lock:
+            if self._df_generation != generation:
+                self._df_cache.clear()
+                self._df_generation = generation
+            missing = [t for t in dict.fromkeys(terms) if (table, t) not in self._df_cache]
+        if missing:
+            found = {
+                r[0]: int(r[1])
+                for r in conn.execute(
+                    f"SELECT term, doc FROM {table}_vocab WHERE term IN (SELECT value FROM json_each(?))",
+                    (json.dumps(missing, ensure_ascii=False),),
+                )
+            }
+            with self._cache_lock:
+                if len(self._df_cache) > 200_000:
+                    self._df_cache.clear()
+                for t in missing:
+                    self._df_cache[(table, t)] = found.get(t, 0)
+        with self._cache_lock:
+            df = {t: self._df_cache.get((table, t), 0) for t in terms}
+        return _TermStats(table, terms, n, df)
+
+    def _trust(self, conn: sqlite3.Connection, stats: _TermStats, ranking: list[int]) -> float:
         """How far to trust a lexical ranker for this query: the share of the query's IDF mass its best hits hold.
 
         A query whose words all occur in a practice (吹哨报到) gets full weight; a paraphrase whose
@@ -283,22 +319,13 @@ class PracticeIndex:
         """
         if self.weights.coverage_power <= 0 or not ranking:
             return 1.0 if ranking else 0.0
-        uniq = list(dict.fromkeys(terms))
-        vocab = {
-            r[0]: int(r[1])
-            for r in conn.execute(
-                f"SELECT term, doc FROM {table}_vocab WHERE term IN (SELECT value FROM json_each(?))",
-                (json.dumps(uniq, ensure_ascii=False),),
-            )
-        }
-        n = conn.execute("SELECT COUNT(*) FROM practices").fetchone()[0] or 1
-        idf = {t: math.log(1 + (n - vocab.get(t, 0) + 0.5) / (vocab.get(t, 0) + 0.5)) for t in uniq}
+        idf = stats.idf()
         total = sum(idf.values()) or 1.0
-        columns = "body || ' ' || context" if table == "practice_words" else "body"
+        columns = "body || ' ' || context" if stats.table == "practice_words" else "body"
         top = ranking[: self.weights.coverage_depth]
         best = 0.0
         for (body,) in conn.execute(
-            f"SELECT {columns} FROM {table} WHERE rowid IN (SELECT value FROM json_each(?))", (json.dumps(top),)
+            f"SELECT {columns} FROM {stats.table} WHERE rowid IN (SELECT value FROM json_each(?))", (json.dumps(top),)
         ):
             have = set(body.split())
             best = max(best, sum(v for t, v in idf.items() if t in have) / total)
@@ -317,6 +344,10 @@ class PracticeIndex:
         if not match:
             return []
         bm25 = f"bm25({table}, {', '.join(str(float(x)) for x in weights)})"
+        if where == "1":
+            # No filter: let FTS5 rank on its own (no per-match join), the common case.
+            sql = f"SELECT rowid FROM {table} WHERE {table} MATCH ? ORDER BY {bm25} LIMIT ?"
+            return [r[0] for r in conn.execute(sql, [match, self.weights.depth])]
         sql = (
             f"SELECT f.rowid FROM {table} f JOIN practices p ON p.id = f.rowid "
             f"JOIN documents d ON d.id = p.document_id "
@@ -427,6 +458,33 @@ class QueryPlan:
     highlight_terms: list[str] = field(default_factory=list)
 
 
+class _TermStats:
+    """Document frequencies of a query's terms in one FTS table (from its fts5vocab twin)."""
+
+    def __init__(self, table: str, terms: list[str], n: int, df: dict[str, int]) -> None:
+        self.table = table
+        self.terms = list(dict.fromkeys(terms))
+        self.n = max(n, 1)
+        self.df = df
+
+    def idf(self) -> dict[str, float]:
+        """BM25's idf of every query term (a term found nowhere weighs the most)."""
+        return {t: math.log(1 + (self.n - self.df.get(t, 0) + 0.5) / (self.df.get(t, 0) + 0.5)) for t in self.terms}
+
+    def searchable(self, max_df: float) -> list[str]:
+        """Terms worth an FTS lookup: absent terms cost nothing, and in a large library a term in more than
+        ``max_df`` of all practices (党员, 工作) adds almost no BM25 signal but makes FTS score tens of
+        thousands of rows — drop it while rarer terms remain."""
+        present = [t for t in self.terms if self.df.get(t, 0) > 0]
+        limit = max(max_df * self.n, 2000)
+        rare = [t for t in present if self.df[t] <= limit]
+        return rare or sorted(present, key=lambda t: self.df[t])[:2]
+
+
+def _count_practices(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT COUNT(*) FROM practices").fetchone()[0]
+
+
 def embedding_text(item: IndexedPractice) -> str:
     """The passage the model embeds: the practice's name and units in front of its text."""
     head = []
@@ -530,9 +588,24 @@ def _facets_where(conn: sqlite3.Connection, where: str, params: list[Any]) -> di
 
 
 def _facets_for_ids(conn: sqlite3.Connection, ids: list[int]) -> dict[str, dict[str, int]]:
-    """Facet counts over the given practices (a search's full match list, not just the page)."""
-    src = "(SELECT p.* FROM practices p WHERE p.id IN (SELECT value FROM json_each(?))) AS p"
-    return _run_facets(conn, src, [json.dumps(ids)])
+    """Facet counts over the given practices (a search's full match list, not just the page), in one pass."""
+    counts: dict[str, dict[str, int]] = {name: {} for name in FACETS}
+    if not ids:
+        return counts
+    arg = (json.dumps(ids),)
+    rows = conn.execute(
+        "SELECT p.topic, p.kind, d.year, d.kind FROM practices p JOIN documents d ON d.id = p.document_id "
+        "WHERE p.id IN (SELECT value FROM json_each(?))",
+        arg,
+    )
+    for topic, kind, year, doc_kind in rows:
+        for name, value in (("topic", topic), ("kind", kind), ("year", year), ("doc_kind", doc_kind)):
+            if value is not None:
+                key = str(value)
+                counts[name][key] = counts[name].get(key, 0) + 1
+    for (org,) in conn.execute("SELECT org FROM practice_orgs WHERE practice_id IN (SELECT value FROM json_each(?))", arg):
+        counts["org"][org] = counts["org"].get(org, 0) + 1
+    return {name: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))) for name, c in counts.items()}
 
 
 def _run_facets(conn: sqlite3.Connection, src: str, params: list[Any]) -> dict[str, dict[str, int]]:

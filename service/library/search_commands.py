@@ -48,6 +48,10 @@ def _eval_search(args: argparse.Namespace) -> int:
             print(f"已建库：{stats['entries']} 条（{args.mode}），用时 {stats['seconds']:.1f} 秒，"
                   f"其中向量 {stats['embed_seconds']:.1f} 秒", file=sys.stderr)
         conn = connect(db)
+        if args.groups:
+            _print_grouping(conn, db)
+            conn.close()
+            return 0
         if args.ablate:
             print(format_ablations(run_ablations(conn, embedder, queries)))
             conn.close()
@@ -65,6 +69,22 @@ def _eval_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_grouping(conn, db: Path) -> None:
+    """Pairwise precision/recall of practice groups on corpus/queries/groups.jsonl over a threshold sweep."""
+    from service.library.groups import PracticeGrouper
+    from service.library.search_eval import evaluate_grouping, evaluate_incremental
+
+    default = PracticeGrouper()
+    thresholds = [round(default.threshold + d, 2) for d in (-0.03, -0.02, -0.01, 0.0, 0.01, 0.02, 0.03)]
+    print(f"做法分组（{default.linkage} 连接，整体重建）：阈值 × 关键词权重 → 成对精确率/召回率/F1")
+    for row in evaluate_grouping(conn, thresholds, [0.0, default.keyword_weight]):
+        mark = " ←默认" if (row["threshold"], row["keyword_weight"]) == (default.threshold, default.keyword_weight) else ""
+        print(f"  阈值 {row['threshold']:.2f}  关键词 {row['keyword_weight']:.2f}  P {row['precision']:.3f}  "
+              f"R {row['recall']:.3f}  F1 {row['f1']:.3f}  组数 {row['groups']}（多成员 {row['multi']}）{mark}")
+    inc = evaluate_incremental(db, default.threshold, default.keyword_weight)
+    print(f"逐篇入库（assign，默认参数）：P {inc['precision']:.3f}  R {inc['recall']:.3f}  F1 {inc['f1']:.3f}")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval-search", help="在标注查询集上评测检索质量（recall@10、MRR）")
     p.add_argument("--mode", choices=["clauses", "practices"], default="clauses",
@@ -78,6 +98,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--w-words", type=float, default=1.0, help="词 BM25 排序器权重")
     p.add_argument("--w-grams", type=float, default=1.0, help="字二元组 BM25 排序器权重")
     p.add_argument("--w-vectors", type=float, default=1.0, help="向量排序器权重")
+    p.add_argument("--groups", action="store_true", help="评测做法分组（corpus/queries/groups.jsonl）")
     p.add_argument("--ablate", action="store_true", help="逐步评测：各排序器单独与组合、同义词扩展的效果")
     p.add_argument("--json", action="store_true", help="以 JSON 输出全部结果")
     p.add_argument("-v", "--verbose", action="store_true", help="逐条列出查询结果")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -294,3 +295,83 @@ def format_ablations(rows: list[tuple[str, dict]]) -> str:
         )
         lines.append(f"{name:<28}{cells}")
     return "\n".join(lines)
+
+
+GROUPS = REPO_ROOT / "corpus" / "queries" / "groups.jsonl"
+
+
+def labelled_members(conn: sqlite3.Connection, path: Path = GROUPS) -> dict[int, str]:
+    """Practice id → gold group label, for every labelled member found in the library."""
+    rows = conn.execute("SELECT p.id, d.filename, p.text FROM practices p JOIN documents d ON d.id = p.document_id")
+    rows = rows.fetchall()
+    gold: dict[int, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        group = json.loads(line)
+        for m in group["members"]:
+            for pid, filename, text in rows:
+                if filename == m["file"] and m["phrase"] in text:
+                    gold[pid] = group["label"]
+                    break
+    return gold
+
+
+def pair_scores(gold: dict[int, str], predicted: dict[int, int]) -> dict[str, float]:
+    """Pairwise precision / recall / F1 of a clustering over the labelled practices."""
+    ids = sorted(i for i in gold if i in predicted)
+    tp = fp = fn = 0
+    for a_i, a in enumerate(ids):
+        for b in ids[a_i + 1 :]:
+            same_gold = gold[a] == gold[b]
+            same_pred = predicted[a] == predicted[b]
+            tp += same_gold and same_pred
+            fp += same_pred and not same_gold
+            fn += same_gold and not same_pred
+    p = tp / (tp + fp) if tp + fp else 1.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0}
+
+
+def evaluate_grouping(
+    conn: sqlite3.Connection, thresholds: list[float], keyword_weights: list[float]
+) -> list[dict[str, float]]:
+    """Cluster the whole library at each setting (``rebuild``'s algorithm, nothing written) and score it."""
+    from service.library.groups import PracticeGrouper, _vectors, _words
+
+    gold = labelled_members(conn)
+    ids = [r[0] for r in conn.execute("SELECT practice_id FROM practice_vectors ORDER BY practice_id")]
+    vectors = _vectors(conn, ids)
+    words = _words(conn, ids)
+    matrix = np.vstack([vectors[i] for i in ids])
+    out = []
+    for kw in keyword_weights:
+        for th in thresholds:
+            labels = PracticeGrouper(threshold=th, keyword_weight=kw).cluster(matrix, [words.get(i, set()) for i in ids])
+            predicted = dict(zip(ids, labels.tolist(), strict=True))
+            sizes = np.bincount(labels)
+            out.append({"threshold": th, "keyword_weight": kw, **pair_scores(gold, predicted),
+                        "groups": int(len(sizes)), "multi": int((sizes > 1).sum())})
+    return out
+
+
+def evaluate_incremental(conn_path: Path, threshold: float, keyword_weight: float) -> dict[str, float]:
+    """Score ``assign`` as ingestion uses it: documents arrive one by one into an empty grouping."""
+    from service.library.groups import PracticeGrouper
+
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "copy.sqlite"
+        src = connect(conn_path)
+        src.execute("VACUUM INTO ?", (str(copy),))
+        src.close()
+        conn = connect(copy)
+        conn.execute("UPDATE practices SET group_id = NULL")
+        conn.execute("DELETE FROM practice_groups")
+        grouper = PracticeGrouper(threshold=threshold, keyword_weight=keyword_weight)
+        for (doc,) in conn.execute("SELECT id FROM documents ORDER BY id").fetchall():
+            ids = [r[0] for r in conn.execute("SELECT id FROM practices WHERE document_id = ? ORDER BY id", (doc,))]
+            grouper.assign(conn, ids)
+        predicted = {r[0]: r[1] for r in conn.execute("SELECT id, group_id FROM practices")}
+        scores = pair_scores(labelled_members(conn), predicted)
+        conn.close()
+    return scores
