@@ -1,4 +1,4 @@
-"""The FastAPI application: REST API under /api, pages under / (``/`` shows the API docs for now)."""
+"""The FastAPI application: REST API under /api, staff pages under /."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from service import __version__
@@ -64,10 +64,6 @@ def create_app(settings: Settings | None = None, embedder: Any | None = None) ->
                 "jobs": library.queue.counts(),
             }
         )
-
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
 
     for module in (routes_documents, routes_jobs, routes_search, routes_practices, routes_groups):
         app.include_router(module.router)

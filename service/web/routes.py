@@ -15,11 +15,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.api import routes_tags
 from service.digest import subscriptions as subs
@@ -46,9 +49,25 @@ FACET_TITLES = [("topic", "主题"), ("kind", "类型"), ("org", "单位"), ("ye
 
 
 def mount_pages(app: FastAPI) -> None:
-    """Attach the pages and their static files to ``app``."""
+    """Attach the pages, their static files and Chinese error pages for page URLs to ``app``."""
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.add_exception_handler(StarletteHTTPException, _page_error)
+    app.add_exception_handler(RequestValidationError, _page_error)
+
+
+_ERROR_MESSAGES = {404: "您要找的页面或内容不存在，可能已被删除或地址有误。", 422: "地址中的参数不正确，请检查后重试。"}
+
+
+async def _page_error(request: Request, exc: Exception) -> Response:
+    """API callers keep FastAPI's JSON errors; a person on a page gets a Chinese page."""
+    if request.url.path.startswith(("/api/", "/docs", "/openapi")):
+        if isinstance(exc, RequestValidationError):
+            return await request_validation_exception_handler(request, exc)
+        return await http_exception_handler(request, exc)  # type: ignore[arg-type]
+    status = exc.status_code if isinstance(exc, StarletteHTTPException) else 422
+    message = _ERROR_MESSAGES.get(status, "请求未能完成，请稍后重试。")
+    return render(request, "error.html", status, title="出错了", heading=f"出错了（{status}）", message=message)
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:

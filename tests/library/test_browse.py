@@ -45,4 +45,11 @@ def test_browse_documents_practices_and_groups(client):
     group = client.get(f"/api/groups/{practice['group_id']}").json()
     assert practice["id"] in [p["practice"]["id"] for p in group["practices"]]
     assert client.get("/api/groups/999999").status_code == 404
-    assert client.get("/").url.path == "/docs"
+    home = client.get("/")
+    assert home.status_code == 200 and 'lang="zh-CN"' in home.text
+    # A person who mistypes a page address gets a Chinese page; a program keeps the JSON error.
+    page = client.get("/practices/abc")
+    assert page.status_code == 422 and "出错了" in page.text and page.headers["content-type"].startswith("text/html")
+    missing = client.get("/no-such-page")
+    assert missing.status_code == 404 and "不存在" in missing.text
+    assert client.get("/api/practices/abc").headers["content-type"] == "application/json"
