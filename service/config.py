@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +39,9 @@ class Settings:
     smtp_password: str = ""
     smtp_from: str = "jingyan@localhost"
     smtp_starttls: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
+    # Digests: the zone send_at times are read in, and whether the in-process scheduler runs.
+    digest_timezone: str = "Asia/Shanghai"
+    digest_scheduler: bool = True
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -65,4 +67,6 @@ class Settings:
             smtp_password=_env("SMTP_PASSWORD", d.smtp_password),
             smtp_from=_env("SMTP_FROM", d.smtp_from),
             smtp_starttls=_env("SMTP_STARTTLS", "0") in ("1", "true", "yes"),
+            digest_timezone=_env("DIGEST_TIMEZONE", d.digest_timezone),
+            digest_scheduler=_env("DIGEST_SCHEDULER", "1") not in ("0", "false", "no", "off"),
         )

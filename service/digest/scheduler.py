@@ -9,7 +9,6 @@ second source of truth. ``Event.wait`` makes it stop promptly, and the clock sta
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -23,13 +22,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIMEZONE = "Asia/Shanghai"
+DEFAULT_TIMEZONE = Settings.digest_timezone
 TICK_S = 60.0
 
 
 def digest_timezone(settings: Settings) -> ZoneInfo:
     """The zone ``send_at`` is read in (``JINGYAN_DIGEST_TIMEZONE``, default Asia/Shanghai)."""
-    name = settings.extra.get("digest_timezone") or os.environ.get("JINGYAN_DIGEST_TIMEZONE", DEFAULT_TIMEZONE)
+    name = settings.digest_timezone
     try:
         return ZoneInfo(name)
     except (ValueError, ZoneInfoNotFoundError) as exc:
@@ -38,8 +37,7 @@ def digest_timezone(settings: Settings) -> ZoneInfo:
 
 def scheduler_enabled(settings: Settings) -> bool:
     """The embedded default runs the ticker; ``JINGYAN_DIGEST_SCHEDULER=0`` turns it off."""
-    value = settings.extra.get("digest_scheduler") or os.environ.get("JINGYAN_DIGEST_SCHEDULER", "1")
-    return value not in ("0", "false", "no", "off")
+    return settings.digest_scheduler
 
 
 def latest_slot(sub: Subscription, now: datetime, tz: ZoneInfo) -> datetime:

@@ -53,7 +53,7 @@ def digest_settings(tmp_path: Path, mail_server: MailServer | None = None) -> Se
         smtp_host="127.0.0.1",
         smtp_port=mail_server.port if mail_server else 1,
         smtp_from="jingyan@jingyan.test",
-        extra={"digest_scheduler": "0"},
+        digest_scheduler=False,
     )
 
 
