@@ -176,6 +176,7 @@ class PracticeIndex:
         self._cache_lock = threading.Lock()
         self._df_cache: dict[tuple[str, str], int] = {}
         self._df_generation: tuple[str, str] | None = None
+        self._browse_cache: dict[tuple, tuple[int, dict[str, dict[str, int]]]] = {}
 
     # -- schema -------------------------------------------------------------------------------
 
@@ -434,16 +435,37 @@ class PracticeIndex:
 
     def _browse(self, conn: sqlite3.Connection, filters: SearchFilters, limit: int, offset: int) -> SearchPage:
         where, params = _filter_sql(filters)
-        total = conn.execute(
-            f"SELECT COUNT(*) FROM practices p JOIN documents d ON d.id = p.document_id WHERE {where}", params
-        ).fetchone()[0]
+        total, facets = self._browse_counts(conn, where, params)
         rows = conn.execute(
-            f"SELECT p.id FROM practices p JOIN documents d ON d.id = p.document_id WHERE {where} "
+            f"SELECT p.id FROM {_source(where)} WHERE {where} "
             "ORDER BY p.created_at DESC, p.document_id DESC, p.ordinal ASC, p.id ASC LIMIT ? OFFSET ?",
             [*params, limit, offset],
         ).fetchall()
         hits = [Hit(r[0], 0.0, []) for r in rows]
-        return SearchPage(hits=hits, total=total, facets=_facets_where(conn, where, params))
+        return SearchPage(hits=hits, total=total, facets=facets)
+
+    def _browse_counts(
+        self, conn: sqlite3.Connection, where: str, params: list[Any]
+    ) -> tuple[int, dict[str, dict[str, int]]]:
+        """Total and facets of a browse, memoised until anything in the database changes.
+
+        Counting every practice of a 100k library takes a fraction of a second, and browsing pages
+        through the same filter repeatedly. ``data_version`` moves when another connection commits
+        and ``total_changes`` when this one writes, so a cached answer is never stale.
+        """
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        key = (_db_key(conn), id(conn), version, conn.total_changes, where, json.dumps(params, ensure_ascii=False))
+        with self._cache_lock:
+            hit = self._browse_cache.get(key)
+        if hit is not None:
+            return hit
+        total = conn.execute(f"SELECT COUNT(*) FROM {_source(where)} WHERE {where}", params).fetchone()[0]
+        value = (total, _facets_where(conn, where, params))
+        with self._cache_lock:
+            if len(self._browse_cache) > 256:
+                self._browse_cache.clear()
+            self._browse_cache[key] = value
+        return value
 
 
 @dataclass
@@ -548,12 +570,10 @@ def _filter_sql(filters: SearchFilters) -> tuple[str, list[Any]]:
         clauses.append("d.kind = ?")
         params.append(filters.doc_kind)
     if filters.org is not None:
-        clauses.append("EXISTS (SELECT 1 FROM practice_orgs o WHERE o.practice_id = p.id AND o.org = ?)")
+        clauses.append("p.id IN (SELECT practice_id FROM practice_orgs WHERE org = ?)")
         params.append(filters.org)
     if filters.tag is not None:
-        clauses.append(
-            "EXISTS (SELECT 1 FROM practice_tags t WHERE t.practice_id = p.id AND t.tag = ? AND t.removed = 0)"
-        )
+        clauses.append("p.id IN (SELECT practice_id FROM practice_tags WHERE tag = ? AND removed = 0)")
         params.append(filters.tag)
     return (" AND ".join(clauses) or "1"), params
 
@@ -572,19 +592,37 @@ def _texts(conn: sqlite3.Connection, ids: list[int]) -> dict[int, str]:
     return {r[0]: r[1] for r in rows}
 
 
-_FACET_SQL = {
-    "topic": "SELECT p.topic, COUNT(*) FROM {src} GROUP BY p.topic",
-    "kind": "SELECT p.kind, COUNT(*) FROM {src} GROUP BY p.kind",
-    "year": "SELECT d.year, COUNT(*) FROM {src} WHERE d.year IS NOT NULL GROUP BY d.year",
-    "doc_kind": "SELECT d.kind, COUNT(*) FROM {src} WHERE d.kind IS NOT NULL GROUP BY d.kind",
-    "org": "SELECT o.org, COUNT(DISTINCT p.id) FROM {src} JOIN practice_orgs o ON o.practice_id = p.id GROUP BY o.org",
-}
+def _source(where: str) -> str:
+    """The FROM clause for filtered scans: documents first when a document field filters.
+
+    Without table statistics SQLite tends to scan every practice and look its document up, even
+    when a year filter would pick a few documents first; CROSS JOIN fixes the loop order.
+    """
+    if "d.year" in where or "d.kind" in where:
+        return "documents d CROSS JOIN practices p ON p.document_id = d.id"
+    return "practices p JOIN documents d ON d.id = p.document_id"
 
 
 def _facets_where(conn: sqlite3.Connection, where: str, params: list[Any]) -> dict[str, dict[str, int]]:
-    """Facet counts over every practice the filter SQL admits."""
-    src = f"(SELECT p.* FROM practices p JOIN documents d ON d.id = p.document_id WHERE {where}) AS p"
-    return _run_facets(conn, src, params)
+    """Facet counts over every practice the filter SQL admits: one grouped scan plus one for units."""
+    counts: dict[str, dict[str, int]] = {name: {} for name in FACETS}
+    source = _source(where)
+    rows = conn.execute(
+        f"SELECT p.topic, p.kind, d.year, d.kind, COUNT(*) FROM {source} WHERE {where} GROUP BY 1, 2, 3, 4",
+        params,
+    )
+    for topic, kind, year, doc_kind, n in rows:
+        for name, value in (("topic", topic), ("kind", kind), ("year", year), ("doc_kind", doc_kind)):
+            if value is not None:
+                key = str(value)
+                counts[name][key] = counts[name].get(key, 0) + n
+    org_rows = conn.execute(
+        f"SELECT o.org, COUNT(*) FROM {source} {'CROSS ' if 'CROSS' in source else ''}JOIN practice_orgs o ON o.practice_id = p.id "
+        f"WHERE {where} GROUP BY o.org",
+        params,
+    )
+    counts["org"] = {org: int(n) for org, n in org_rows}
+    return {name: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))) for name, c in counts.items()}
 
 
 def _facets_for_ids(conn: sqlite3.Connection, ids: list[int]) -> dict[str, dict[str, int]]:
@@ -606,13 +644,3 @@ def _facets_for_ids(conn: sqlite3.Connection, ids: list[int]) -> dict[str, dict[
     for (org,) in conn.execute("SELECT org FROM practice_orgs WHERE practice_id IN (SELECT value FROM json_each(?))", arg):
         counts["org"][org] = counts["org"].get(org, 0) + 1
     return {name: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))) for name, c in counts.items()}
-
-
-def _run_facets(conn: sqlite3.Connection, src: str, params: list[Any]) -> dict[str, dict[str, int]]:
-    full = f"{src} JOIN documents d ON d.id = p.document_id"
-    out: dict[str, dict[str, int]] = {}
-    for name in FACETS:
-        sql = _FACET_SQL[name].format(src=full)
-        counts = {str(k): int(n) for k, n in conn.execute(sql, params) if k is not None}
-        out[name] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-    return out
