@@ -227,6 +227,7 @@ class PracticeIndex:
         self, conn: sqlite3.Connection, q: str, filters: SearchFilters | None = None, limit: int = 10, offset: int = 0
     ) -> SearchPage:
         """Ranked practices for ``q`` within ``filters``; ``q == ""`` browses newest first."""
+        _tune_connection(conn)
         filters = filters or SearchFilters()
         q = (q or "").strip()
         if not q:
@@ -298,7 +299,7 @@ class PracticeIndex:
             found = {
                 r[0]: int(r[1])
                 for r in conn.execute(
-                    f"SELECT term, doc FROM {table}_vocab WHERE term IN (SELECT value FROM json_each(?))",
+                    f"SELECT v.term, v.doc FROM json_each(?) j CROSS JOIN {table}_vocab v ON v.term = j.value",
                     (json.dumps(missing, ensure_ascii=False),),
                 )
             }
@@ -503,6 +504,21 @@ class _TermStats:
         return rare or sorted(present, key=lambda t: self.df[t])[:2]
 
 
+SEARCH_CACHE_KB = 65536
+
+
+def _tune_connection(conn: sqlite3.Connection) -> None:
+    """Give a connection that searches a page cache and memory map large enough for the index.
+
+    SQLite's default 2 MB cache makes every fused search re-read the FTS and practice pages it
+    touches; at 100k practices that alone cost a third of the query time.
+    """
+    if conn.execute("PRAGMA cache_size").fetchone()[0] == -SEARCH_CACHE_KB:
+        return
+    conn.execute(f"PRAGMA cache_size = -{SEARCH_CACHE_KB}")
+    conn.execute("PRAGMA mmap_size = 268435456")
+
+
 def _count_practices(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT COUNT(*) FROM practices").fetchone()[0]
 
@@ -588,7 +604,9 @@ def _filtered_ids(conn: sqlite3.Connection, where: str, params: list[Any]) -> np
 def _texts(conn: sqlite3.Connection, ids: list[int]) -> dict[int, str]:
     if not ids:
         return {}
-    rows = conn.execute("SELECT id, text FROM practices WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(ids),))
+    rows = conn.execute(
+        "SELECT p.id, p.text FROM json_each(?) j CROSS JOIN practices p ON p.id = j.value", (json.dumps(ids),)
+    )
     return {r[0]: r[1] for r in rows}
 
 
@@ -632,8 +650,8 @@ def _facets_for_ids(conn: sqlite3.Connection, ids: list[int]) -> dict[str, dict[
         return counts
     arg = (json.dumps(ids),)
     rows = conn.execute(
-        "SELECT p.topic, p.kind, d.year, d.kind FROM practices p JOIN documents d ON d.id = p.document_id "
-        "WHERE p.id IN (SELECT value FROM json_each(?))",
+        "SELECT p.topic, p.kind, d.year, d.kind FROM json_each(?) j CROSS JOIN practices p ON p.id = j.value "
+        "CROSS JOIN documents d ON d.id = p.document_id",
         arg,
     )
     for topic, kind, year, doc_kind in rows:
@@ -641,6 +659,8 @@ def _facets_for_ids(conn: sqlite3.Connection, ids: list[int]) -> dict[str, dict[
             if value is not None:
                 key = str(value)
                 counts[name][key] = counts[name].get(key, 0) + 1
-    for (org,) in conn.execute("SELECT org FROM practice_orgs WHERE practice_id IN (SELECT value FROM json_each(?))", arg):
+    for (org,) in conn.execute(
+        "SELECT o.org FROM json_each(?) j CROSS JOIN practice_orgs o ON o.practice_id = j.value", arg
+    ):
         counts["org"][org] = counts["org"].get(org, 0) + 1
     return {name: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))) for name, c in counts.items()}
