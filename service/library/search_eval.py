@@ -85,7 +85,7 @@ def clause_entries(doc: Document, min_chars: int = 8) -> list[Entry]:
 
 def practice_entries(doc: Document) -> list[Entry]:
     """The mined practices of ``doc`` (requires the mining component)."""
-    from service.mining import extract  # type: ignore[attr-defined]
+    from service.mining import extract
 
     return [
         Entry(
