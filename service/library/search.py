@@ -233,6 +233,9 @@ class PracticeIndex:
         if not q:
             return self._browse(conn, filters, limit, offset)
         plan = self.plan(q)
+        if not plan.words and not plan.grams:
+            # Only punctuation or function words (``*``, ``"``, 的): nothing to look for.
+            return SearchPage(hits=[], total=0, facets={name: {} for name in FACETS})
         ranked = self._rank(conn, plan, filters)
         ids = [pid for pid, _ in ranked]
         page = ranked[offset : offset + limit]
