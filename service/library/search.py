@@ -147,6 +147,7 @@ class RankerWeights:
     expand: bool = True  # synonym expansion: a fourth ranker over the query words plus their expansions
     expansion: float = 0.7
     expand_vector_query: bool = False
+    whole_expansions: bool = True  # look expansions up as whole terms, not their pieces
     coverage_power: float = 2.0  # lexical rankers weighted by (query IDF share of their best hits) ** this; 0 = off
     coverage_depth: int = 3
     max_df: float = 0.05  # in libraries past 40k practices, terms in more than this share are not looked up  # also append the expansions to the text the model embeds
@@ -249,11 +250,14 @@ class PracticeIndex:
         words = tokenize.words(q)
         expanded_words: list[str] = []
         for phrase in expansions:
-            for w in [phrase.lower(), *tokenize.words(phrase)]:
+            # The whole expansion only when the segmenter keeps it whole (dictionary terms are
+            # added at start-up); its pieces (党员 from 离退休党员) would match everything.
+            pieces = [phrase.lower()] if self.weights.whole_expansions else [phrase.lower(), *tokenize.words(phrase)]
+            for w in pieces:
                 if w not in words and w not in expanded_words and w not in tokenize.STOPWORDS:
                     expanded_words.append(w)
         grams = tokenize.bigrams(q)
-        highlight = [w for w in dict.fromkeys([*words, *expansions, *expanded_words]) if len(w) > 1 or len(words) == 1]
+        highlight = [w for w in dict.fromkeys([*words, *expansions]) if len(w) > 1 or len(words) == 1]
         return QueryPlan(q, words, expanded_words, grams, expansions, highlight)
 
     def _rank(self, conn: sqlite3.Connection, plan: QueryPlan, filters: SearchFilters) -> list[tuple[int, float]]:
