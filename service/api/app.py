@@ -1,21 +1,69 @@
-"""The FastAPI application: REST API under /api, pages under /."""
+"""The FastAPI application: REST API under /api, pages under / (``/`` shows the API docs for now)."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
 from service import __version__
+from service.api import routes_documents, routes_groups, routes_jobs, routes_practices, routes_search
 from service.config import Settings
+from service.library.library import Library, load_embedder
+from service.library.samples import queue_sample_corpus
+
+log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the application for ``settings`` (environment defaults when omitted)."""
+def create_app(settings: Settings | None = None, embedder: Any | None = None) -> FastAPI:
+    """Build the application for ``settings`` (environment defaults when omitted).
+
+    The database is opened and migrated here; the lifespan loads the embedding model once
+    (unless ``embedder`` is given, as tests do), queues the sample corpus into an empty library
+    and runs the ingestion worker while the app serves.
+    """
     settings = settings or Settings.from_env()
-    app = FastAPI(title="经验库 Jingyan", version=__version__)
+    library = Library(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        model = embedder if embedder is not None else await run_in_threadpool(load_embedder, settings)
+        library.set_embedder(model)
+        if settings.load_sample_corpus:
+            queued = await run_in_threadpool(queue_sample_corpus, library)
+            if queued:
+                log.info("queued %d sample documents", queued)
+        library.start()
+        try:
+            yield
+        finally:
+            await run_in_threadpool(library.close)
+
+    app = FastAPI(title="经验库 Jingyan", version=__version__, lifespan=lifespan)
     app.state.settings = settings
+    app.state.library = library
 
     @app.get("/api/health")
-    def health() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+    def health() -> JSONResponse:
+        """200 once uploads are accepted; says whether semantic search is on and how busy the queue is."""
+        return JSONResponse(
+            {
+                "status": "ok",
+                "version": __version__,
+                "semantic_search": library.embedder is not None,
+                "jobs": library.queue.counts(),
+            }
+        )
 
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    for module in (routes_documents, routes_jobs, routes_search, routes_practices, routes_groups):
+        app.include_router(module.router)
     return app

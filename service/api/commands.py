@@ -9,6 +9,8 @@ from service.config import Settings
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import logging
+
     import uvicorn
 
     from service.api.app import create_app
@@ -19,6 +21,8 @@ def _serve(args: argparse.Namespace) -> int:
         settings.data_dir = Path(args.data)
     if args.no_sample_corpus:
         settings.load_sample_corpus = False
+    # The worker reports progress through the log as well as /api/jobs.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     uvicorn.run(create_app(settings), host=args.host, port=args.port)
     return 0
 

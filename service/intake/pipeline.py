@@ -1,35 +1,82 @@
-"""Bytes → Document: pick a reader by content, then clean up and build the structure."""
+"""Bytes → Document: guard the limits, pick a reader by content, then build the structure.
+
+The reader and the structure builder run in a forked child with a time and memory limit, so a
+hostile file costs at most ``parse_timeout_s`` and never the service.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import warnings
 from pathlib import Path
-
-from charset_normalizer import from_bytes
 
 from service.config import Settings
 from service.intake.document import Block, Document, SourceInfo
 from service.intake.errors import IntakeError
+from service.intake.guard import can_fork, check_file_size, check_text_length, run_isolated
+from service.intake.sniff import sniff
 from service.intake.structure import build_document
 
+_UPLOAD_ADVICE = "请上传 PDF、Word（.docx）或 TXT 文件"
 
-def parse_bytes(data: bytes, filename: str, settings: Settings | None = None) -> Document:
-    """Parse ``data`` (the file's bytes) into a Document or raise :class:`IntakeError`."""
+
+def parse_bytes(data: bytes, filename: str, settings: Settings | None = None, *, isolate: bool = True) -> Document:
+    """Parse ``data`` (the file's bytes) into a Document or raise :class:`IntakeError`.
+
+    ``isolate=False`` parses in this process (no time or memory limit); only for trusted input.
+    """
     settings = settings or Settings()
-    if not data.strip():
-        raise IntakeError("empty", "文件是空的，请检查后重新上传", "0 bytes of content")
-    best = from_bytes(data).best()
-    if best is None:
-        raise IntakeError("unreadable", "无法识别文件内容，请另存为 Word 或 PDF 后再上传", "no text encoding fits")
-    text = str(best).replace("\r\n", "\n")
-    source = SourceInfo(filename, "txt", hashlib.sha256(data).hexdigest(), len(data), encoding=best.encoding)
-    return build_document([Block(line) for line in text.split("\n")], source)
+    check_file_size(data, settings)
+    original = data
+    kind, seen = sniff(data)
+    if kind == "image":
+        raise IntakeError("image", f"这是一张图片（{seen}），不是文档；扫描件需要先做文字识别（OCR），或{_UPLOAD_ADVICE}",
+                          f"content is a {seen} image")
+    if kind in ("binary", "zip"):
+        raise IntakeError("unsupported", f"不支持此文件类型（{seen}）；{_UPLOAD_ADVICE}", f"content is {seen}")
+    fmt = {"pdf": "pdf", "docx": "docx", "text": "txt"}.get(kind, "doc")
+    if kind in ("ole2", "rtf", "odf"):
+        from service.intake.readers.legacy import convert_to_docx
+
+        # LibreOffice runs as its own process with its own timeout, outside the memory-capped child.
+        data, kind = convert_to_docx(data, kind, settings.parse_timeout_s), "docx"
+    source = SourceInfo(filename, fmt, hashlib.sha256(original).hexdigest(), len(original))
+    args = (kind, data, source, settings)
+    if isolate and can_fork():
+        return run_isolated(_parse, args, settings.parse_timeout_s)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _parse(*args)
 
 
-def parse_file(path: Path, settings: Settings | None = None) -> Document:
+def parse_file(path: Path, settings: Settings | None = None, *, isolate: bool = True) -> Document:
     """Read ``path`` and parse it; see :func:`parse_bytes`."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise IntakeError("unreadable", "无法读取文件，请确认路径和权限", str(exc)) from exc
-    return parse_bytes(data, path.name, settings)
+    return parse_bytes(data, path.name, settings, isolate=isolate)
+
+
+def _parse(kind: str, data: bytes, source: SourceInfo, settings: Settings) -> Document:
+    """Reader + structure; runs inside the isolated child."""
+    notes: list[str] = []
+    blocks: list[Block]
+    if kind == "pdf":
+        from service.intake.readers.pdf import read_pdf
+
+        blocks, source.pages, notes = read_pdf(data, settings)
+    elif kind == "docx":
+        from service.intake.readers.docx import read_docx
+
+        blocks = read_docx(data, settings)
+    else:
+        from service.intake.readers.text import read_text
+
+        blocks, source.encoding = read_text(data)
+    check_text_length(sum(len(b.text) for b in blocks), settings)
+    if not any(b.text.strip() for b in blocks):
+        raise IntakeError("empty", "文件中没有可读的文字，请检查后重新上传", f"{source.format}: no text")
+    document = build_document(blocks, source)
+    document.warnings.extend(notes)
+    return document

@@ -23,17 +23,24 @@ def _extract(args: argparse.Namespace) -> int:
         print(f"无法解析 {args.file}：{exc.user_line()}", file=sys.stderr)
         return 2
     practices = extract(doc)
-    if args.json:
+    try:
+        _print_practices(doc, practices, args.json)
+    except BrokenPipeError:  # output piped into head or less and closed early
+        pass
+    return 0
+
+
+def _print_practices(doc, practices, as_json: bool) -> None:  # noqa: ANN001
+    if as_json:
         out = {"document": doc.to_dict(), "practices": [p.to_dict() for p in practices]}
         print(json.dumps(out, ensure_ascii=False, indent=2))
-        return 0
+        return
     print(f"{doc.title}：共 {len(practices)} 条（做法 {sum(p.kind == 'practice' for p in practices)}，"
           f"要求 {sum(p.kind == 'directive' for p in practices)}）")
     for p in practices:
         kind = "做法" if p.kind == "practice" else "要求"
         print(f"[{kind}｜{p.topic}] {'、'.join(p.orgs) or '—'}：{p.name or ''}")
         print(f"    {p.text}")
-    return 0
 
 
 def _eval(args: argparse.Namespace) -> int:

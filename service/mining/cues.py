@@ -19,9 +19,12 @@ VERB_RE = re.compile("|".join(sorted(ACTION_VERBS, key=len, reverse=True)))
 NAME_TYPES = (
     "学习制度 工作机制 工作法 学习法 学习活动 制度 机制 活动 模式 行动 工程 改革 品牌 平台 专栏 项目 体系 计划 服务 "
     "清单 课堂 架构 专班 阵地 党课 讲堂 大讲堂 建设 竞赛 队伍 志愿服务队 服务队 队 工作室 食堂 端口 档案 标准 "
-    "实践活动 主题党日活动 专题学习研讨会 研讨会 会议 交流总结会议 基地 方式 做法 要求 载体 理念"
+    "专题教育 教育 培训 知识竞赛 实践活动 主题党日活动 专题学习研讨会 研讨会 会议 交流总结会议 基地 方式 做法 要求 载体 理念"
 ).split()
 NAME_TYPE_RE = re.compile("(?:" + "|".join(sorted(NAME_TYPES, key=len, reverse=True)) + ")")
+FIGURATIVE_RE = re.compile(r"\s*(?:作用|角色|效应|精神|之称|难题|问题|短板|瓶颈|现象)")
+# a type word may follow a short modifier: “党建+业务”双融合工作法
+TYPED_TAIL_RE = re.compile(r"[\u4e00-\u9fff]{0,3}?" + NAME_TYPE_RE.pattern)
 QUOTE_RE = re.compile(r"《[^《》]{1,60}》|(?:“[^“”]{1,40}”\s*)+")
 
 # Modal 要 as in 要深入开展…, not 需要/重要/主要/要求/要点.
@@ -35,22 +38,22 @@ OPINIONS_CUE_RE = re.compile(
     r"(?:讲|谈|提)(?:以下|下面|这么)?(?:几点|[两三四五六]点)(?:意见|要求|建议|看法|想法)|(?:下面|下一步)[，,]?我(?:讲|谈|提)"
 )
 RESULT_START_RE = re.compile(
-    r"^(?:[^，。]{0,24}(?:同比|环比|降幅|增幅|满意率)|此次|本次|截至|截止|目前|至此|迄今|累计|共计|共|已|这些|此举|由此|这一|这项|如今|从而|进而|因此|同时也|这是|这种|经过|通过这|"
+    r"^(?:.{0,40}?(?:同比|环比|降幅|增幅|满意率)|此次|本次|截至|截止|目前|至此|迄今|累计|共计|共|已|这些|此举|由此|这一|这项|如今|从而|进而|因此|同时也|这是|这种|经过|通过这|"
     r"实现了|进一步|有效|大大|明显|全面提升|得到了|受到|取得|展示了|彰显了|增强了|激发了|筑牢了|活跃了|维护了|规范了|严格了|"
     r"提升了|提高了|促进了|推动了|带动了|解决了|惠及|今年以来[，,]?(?:已|累计|共|全市已|全县已)|去年以来[，,]?(?:已|累计|共))"
 )
 QUOTE_SPEECH_RE = re.compile(r"(?:说|表示|介绍|介绍说|感慨|感慨道|称赞|赞叹|赞叹道|点赞|笑着说|高兴地说|告诉记者|坦言)[。！]?$")
 NARRATIVE_START_RE = re.compile(
     r"^(?:近日|日前|如今|今天|昨天|走进|来到|而后|随后|之后|然后|接着|其间|会后|会上[，,]|回校途中|[^，。]{0,8}结束后|展望未来|"
-    r"在[^，。]{0,20}(?:带领下|陪同下|指导下|见证下)|其他与会|"
+    r"在[^，。]{0,20}(?:带领下|陪同下|指导下|见证下)|其他与会|刚才|今天|"
     r"他|她|他们|她们|大家|同学们|党员们|师生们|与会|全体(?:党员|成员|师生|干部)|"
     r"小朋友|居民|村民|群众|记者|笔者|队员|救援队伍|网格长|网格员|老人|志愿者们|二人|三位)"
 )
-DATED_START_RE = re.compile(r"^(?:(?:\d{4}年)?\d{1,2}月(?:\d{1,2}日)?(?:至\d{1,2}日)?(?:\d{1,2}时许?)?|今年\w{0,4}|去年\w{0,4})[，,]")
-SPEECH_REPORT_RE = re.compile(r"(?:表示|指出|强调|说|谈到|分享道|写道|感慨道|认为|祝愿|希望|提出)[，：:]|(?:将|会)(?:持续|继续|进一步|以此)")
+DATED_START_RE = re.compile(r"^(?:(?:\d{4}年)?\d{1,2}月(?:\d{1,2}日)?(?:至\d{1,2}日)?(?:\d{1,2}时许?)?|(?:今年|去年)(?:\d{1,2}月\w{0,3}|汛期|夏天|冬天|春节|国庆))[，,]")
+SPEECH_REPORT_RE = re.compile(r"这次会议|这次会|本次会议|今天的会议|召开这次|(?:(?:表示|指出|强调|说|谈到|分享道|写道|感慨道|认为|祝愿|希望|提出)[，：:]|(?:将|会)(?:持续|继续|进一步|以此))")
 CONTINUATION_RE = re.compile(r"^(?:还|更|并|也|且|又|同时)")
 TAKE_AS_RE = re.compile(r"^(?:[^，。]{0,12}[，,])?(?:将|把)[^，。；]{2,40}?(?:作为|纳入|列入|融入|延伸|下沉|建到|设到|建在|打造成)")
-BACKGROUND_RE = re.compile(r"^作为|(?:^|[，,])(?:位于|地处|素有)|(?:是全省|是全国|来自全国|随着|面对突如其来|的生动缩影|的生动体现|成为[^，。]{0,10}的一分子)")
+BACKGROUND_RE = re.compile(r"^(?:作为|因为|因(?!地制宜|村施策|人而异|需|时)|由于|鉴于)|(?:^|[，,])(?:位于|地处|素有)|(?:是全省|是全国|来自全国|随着|面对突如其来|的生动缩影|的生动体现|成为[^，。]{0,10}的一分子)")
 EVAL_RE = re.compile(
     r"得到了?(?:较好|有效|全面)?(?:的)?落实|初见成效|日趋|不断(?:规范|完善|强化|深入|提升)|进一步(?:规范|健全|完善)(?!了)"
     r"|制度健全|程序规范|较好(?:地|的)|取得(?:了)?(?:明显|显著|积极)?成效|已成为|成为了"
@@ -97,6 +100,13 @@ def is_background(text: str) -> bool:
     return bool(BACKGROUND_RE.search(text))
 
 
+def has_typed_name(text: str) -> bool:
+    """A 《title》 or a quotation followed by a practice type (“三卡预警”制度, “五微”学习法)."""
+    return any(
+        m.group().startswith("《") or TYPED_TAIL_RE.match(text, m.end()) for m in QUOTE_RE.finditer(text)
+    )
+
+
 def find_name(text: str) -> tuple[str | None, tuple[int, int] | None]:
     """The practice's name: a 《title》 or “quoted” name plus a following type noun.
 
@@ -106,10 +116,17 @@ def find_name(text: str) -> tuple[str | None, tuple[int, int] | None]:
     matches = list(QUOTE_RE.finditer(text))
     if not matches:
         return None, None
+    # Figurative quotes (发挥“娘家”作用) name no practice.
+    matches = [m for m in matches if not FIGURATIVE_RE.match(text, m.end())]
+    if not matches:
+        return None, None
     titles = [m for m in matches if m.group().startswith("《")]
+    typed = [m for m in matches if TYPED_TAIL_RE.match(text, m.end())]
     verb = VERB_RE.search(text)
     if titles:
         m = titles[0]
+    elif typed:
+        m = typed[0]
     else:
         after = [m for m in matches if verb and m.start() >= verb.start()]
         m = (after or matches)[0]
@@ -119,7 +136,7 @@ def find_name(text: str) -> tuple[str | None, tuple[int, int] | None]:
     inner = re.sub(r"[“”《》\s]", "", text[start:end])
     if len(inner) <= 1:
         return None, None
-    tail = NAME_TYPE_RE.match(text, end)
+    tail = TYPED_TAIL_RE.match(text, end)
     if tail and not text[start:end].startswith("《"):
         end = tail.end()
     return text[start:end], (start, end)

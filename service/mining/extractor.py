@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from service.intake.document import Document
 from service.mining import cues
 from service.mining.keywords import KeywordExtractor
@@ -27,6 +29,17 @@ TITLE_COLON_RE = re.compile(r"^([^：:，,“”]{2,16})[：:]")
 SPEECH_RE = re.compile(r"讲话|致辞|发言")
 ADDRESS_RE = re.compile(r"同志们|各位代表|各位委员|各位领导")
 ON_BEHALF_RE = re.compile(r"我代表([\u4e00-\u9fff]{2,12}?)[，,、向]")
+AUTHOR_RE = re.compile(
+    r"^(.{2,14}?)(?:党委|党组|党工委)?(?:副)?(?:书记|主席|主任|局长|市长|县长|区长|部长|院长|校长|厅长|董事长|负责人)"
+)
+INLINE_ITEM_RE = re.compile(r"^(?:（[一二三四五六七八九十]{1,3}）|[一二三四五六七八九十]是|\d{1,2}[．.、])")
+PLAN_HEADING_RE = re.compile(
+    r"(?:下一步|今后|明年|下阶段|下一阶段|\d{4}年)[^，。]{0,6}(?:打算|思路|计划|安排|任务|重点|目标|要求)"
+    r"|工作任务|总体要求|工作思路|工作打算|工作计划|主要任务|重点任务|几点意见|几点要求"
+)
+REVIEW_HEADING_RE = re.compile(r"回顾|主要成效|主要成绩|工作成效|取得的成绩|主要做法|经验做法|特点")
+PROBLEM_HEADING_RE = re.compile(r"存在的?(?:主要)?问题|问题和不足|不足之处|困难和问题|差距和不足")
+OWN_WORK_RE = re.compile(r"我们|我委|我局|我部|我院|我厅|工委|一年来|过去一年")
 GENERIC_LEADS = ("各", "部分", "全体", "广大", "有关", "相关", "一些", "有的")
 
 
@@ -132,7 +145,7 @@ class Extractor:
     def _context(self, document: Document, simp: str, blocks: list[_Block]) -> _Context:
         title = to_simplified(document.title or "")[:120]
         head = simp[:600]
-        is_speech = bool(SPEECH_RE.search(title)) or bool(ADDRESS_RE.search(head))
+        is_speech = document.kind == "讲话" or bool(SPEECH_RE.search(title)) or bool(ADDRESS_RE.search(head))
         speaker = None
         if is_speech:
             for body in ("市直机关工委", "县直机关工委", "区直机关工委", "省直机关工委", "机关工委"):
@@ -145,8 +158,12 @@ class Extractor:
                     speaker = m.group(1)
                 elif "工委" in simp:
                     speaker = "工委"
+        if is_speech and speaker is None and document.org:
+            speaker = to_simplified(document.org)
         body_text = simp[len(title) :] if simp.startswith(title) else simp
         subject = None if is_speech else self._subject(title, body_text, blocks)
+        if subject is None and not is_speech and document.org:
+            subject = self.finder.strip_province(to_simplified(document.org))  # the issuing unit intake found
         ctx = _Context(subject, speaker, is_speech, title)
         ctx.default_actor = speaker if is_speech else subject
         return ctx
@@ -155,7 +172,12 @@ class Extractor:
         """The unit or place a report is about: from the title, else the body's first named unit."""
         m = TITLE_COLON_RE.match(title)
         if m:
-            cand = self._place_or_unit(m.group(1).strip(), body, allow_end=True)
+            head = m.group(1).strip()
+            # A signed article (四川省政协主席田向利：…) speaks for the author's unit.
+            signed = AUTHOR_RE.match(head)
+            if signed and self.finder.normalise(signed.group(1)):
+                return self.finder.strip_province(signed.group(1))
+            cand = self._place_or_unit(head, body, allow_end=True)
             if cand:
                 return cand
         segments = [s for s in TITLE_SPLIT_RE.split(title) if s and len(s) >= 2]
@@ -184,9 +206,13 @@ class Extractor:
         for mnt in mentions:
             if not mnt.generic:
                 name = self.finder.strip_province(mnt.name)
+                # 市林业局机关党建工作…: the unit, not its offices
+                name = re.sub(r"(?<=[局委办厅部院])机关$", "", name)
                 core = re.sub(r"(?:市|县|区|州)$", "", name)
                 if core and core in body:
                     return self.finder.body_form(name, body)
+                if not name.endswith(("市", "县", "区", "州", "省", "旗", "镇", "乡", "村")):
+                    return name  # a unit named in the title needs no echo in the body
                 return None
         place = self.finder.strip_province(run)
         if place != run or self.finder.is_place(run):
@@ -199,15 +225,30 @@ class Extractor:
 
     def _walk(self, blocks: list[_Block], ctx: _Context) -> None:
         directive_mode = False
+        problems = False
         seen_level1 = False
+        subheading = ""
+        own_section: bool | None = None  # does this section of a speech report the speaker's own work?
+        top_level = min((b.level for b in blocks if b.heading), default=1)
         for i, blk in enumerate(blocks):
             t = blk.seg.text.strip()
             if blk.heading:
-                if blk.level == 1 and re.match(r"^\s*一、", t) and seen_level1 and ctx.is_speech:
-                    directive_mode = True
-                seen_level1 = seen_level1 or blk.level == 1
-                if directive_mode:
+                own_section = None
+                if blk.level == top_level:
+                    # A plan or task section (下一步打算, 政府工作任务) directs; a problems section
+                    # (存在的问题) reports neither; a review section (工作回顾) reports practices.
+                    if PLAN_HEADING_RE.search(t):
+                        directive_mode = True
+                    elif REVIEW_HEADING_RE.search(t):
+                        directive_mode = False
+                    elif re.match(r"^\s*一、", t) and seen_level1 and ctx.is_speech:
+                        directive_mode = True
+                    problems = bool(PROBLEM_HEADING_RE.search(t))
+                    seen_level1 = True
+                if directive_mode and not problems:
                     self._heading_directive(blk, ctx)
+                continue
+            if problems:
                 continue
             if i == 0 and t == ctx.title.strip():
                 continue
@@ -217,22 +258,25 @@ class Extractor:
                 directive_mode = True
                 continue
             if is_subtitle_line(t):
+                subheading = t  # a news-style subheading: context for the topic, not a practice
                 continue
-            if ctx.is_speech and not seen_level1 and not directive_mode:
-                continue  # a speech's opening words greet and set the scene
-            self._paragraph(blk, ctx, directive_mode)
+            if own_section is None and ctx.speaker and seen_level1:
+                own_section = bool(OWN_WORK_RE.search(t[:80])) or ctx.speaker in t[:80]
+            self._paragraph(blk, ctx, directive_mode, subheading, bool(own_section))
 
     def _heading_directive(self, blk: _Block, ctx: _Context) -> None:
         seg = sub_segment(blk.seg, blk.seg.start, blk.seg.end)
-        if not seg.text:
-            return
+        if not seg.text or PLAN_HEADING_RE.search(seg.text):
+            return  # 四、下一步工作打算 announces the directives, it is none itself
         orgs = [ctx.default_actor] if ctx.default_actor else []
         ctx.candidates.append(_Candidate(seg, "directive", [], orgs, blk.path, seg.text, 0.8))
 
-    def _paragraph(self, blk: _Block, ctx: _Context, directive_mode: bool) -> None:
+    def _paragraph(
+        self, blk: _Block, ctx: _Context, directive_mode: bool, subheading: str = "", own_section: bool = False
+    ) -> None:
         meeting_mode = False
         last_actor: list[str] = []
-        heading = blk.path[-1] if blk.path else ""
+        heading = blk.path[-1] if blk.path else subheading
         sentences = _split_at_meeting_cue(_merge_continuations(split_sentences(blk.seg.text, blk.seg.start)))
         for si, sent in enumerate(sentences):
             st = sent.text
@@ -242,15 +286,21 @@ class Extractor:
             nxt = sentences[si + 1].text if si + 1 < len(sentences) else ""
             summary = nxt.startswith(("如", "例如", "比如"))
             # A very short first sentence followed by more is an inline heading (加大人才引进力度。).
-            lead_in = si == 0 and len(sentences) > 1 and len(st.rstrip("。：:")) <= 14
+            lead_in = si == 0 and len(sentences) > 1 and len(st.rstrip("。：:")) <= 14 and not cues.has_typed_name(st)
             for piece, mentions, person in self._pieces(sent, ctx):
                 pt = piece.text
                 kind = self._kind(pt, directive_mode, meeting_mode)
+                if kind is None and directive_mode and si == 0 and INLINE_ITEM_RE.match(pt):
+                    kind = "directive"
                 if kind is None:
                     continue
-                if directive_mode and blk.path and kind == "directive":
+                if directive_mode and si == 0 and INLINE_ITEM_RE.match(pt):
+                    kind = "directive"  # （一）大力推进…。 an item heading run into its paragraph
+                elif directive_mode and blk.path and kind == "directive":
                     continue  # in a speech's opinions part the headings are the directives
                 specific = [m for m in mentions if not m.generic]
+                if kind == "directive" and re.match(r"^(?:他|她)", pt):
+                    continue  # what one speaker in a news story urged is reported, not directed
                 if kind == "practice":
                     if person or lead_in or cues.is_evaluation(pt):
                         continue
@@ -258,9 +308,24 @@ class Extractor:
                         continue
                     if not specific and (summary or cues.DATED_START_RE.match(pt)):
                         continue
-                    if not specific and mentions and mentions[0].text.startswith(GENERIC_LEADS):
+                    # In a summing-up speech "各…" sentences sum up; in a unit's report they describe
+                    # how its measure runs below it.
+                    if ctx.is_speech and not specific and mentions and mentions[0].text.startswith(GENERIC_LEADS):
                         continue
-                if specific:
+                    # A summing-up speech states unattributed summaries; the speaker's own work is
+                    # attributable when the section is about it, or the measure has a name.
+                    if (
+                        ctx.is_speech
+                        and not specific
+                        and not own_section
+                        and not cues.QUOTE_RE.search(pt)
+                        and not OWN_WORK_RE.search(pt[:30])
+                    ):
+                        continue
+                if kind == "directive":
+                    # units named in a directive are its addressees; it belongs to whoever issues it
+                    orgs = [ctx.default_actor] if ctx.default_actor else []
+                elif specific:
                     orgs = _dedupe([self._as_subject(m.name, ctx) for m in specific])
                     if kind == "practice":
                         last_actor = orgs
@@ -296,7 +361,7 @@ class Extractor:
             if mentions and pred > 0:
                 found.append((k, mentions))
         specific = [(k, ms) for k, ms in found if any(not m.generic for m in ms)]
-        if not specific and clauses and self.finder.names_person(clauses[0].text):
+        if not specific and any(self.finder.names_person(c.text) for c in clauses[:3]):
             person = True
         if len(specific) >= 2:
             out = []
@@ -328,17 +393,18 @@ class Extractor:
         """``practice``, ``directive`` or None (background, result, quote, item heading)."""
         if len(text) < 6 or cues.is_quote(text):
             return None
-        item_heading = bool(cues.ITEM_RE.match(text)) and len(text) <= 25
+        # 一是提前谋划部署。 heads the item; 二是开展“林业大讲堂”活动。 already names the practice
+        item_heading = bool(cues.ITEM_RE.match(text)) and len(text) <= 25 and not cues.has_typed_name(text)
         if directive_mode or meeting_mode:
             if cues.is_directive(text) or (cues.ITEM_RE.match(text) and not item_heading and cues.has_action(text)):
                 return "directive"
-            if directive_mode:
-                return None
-        elif cues.is_directive(text) and not cues.is_result(text):
+            # what the meeting noted or stressed around its demands is commentary, not a measure
+            return None
+        if cues.is_directive(text) and not cues.is_result(text):
             return "directive"
         if item_heading or cues.is_result(text) or cues.is_background(text):
             return None
-        if cues.SPEECH_REPORT_RE.search(text[:30]):
+        if cues.SPEECH_REPORT_RE.search(text[:50]):
             return None
         if not cues.has_action(text):
             return None
@@ -369,7 +435,14 @@ class Extractor:
         if not cands:
             return []
         cands.sort(key=lambda c: c.seg.start)
-        scores = self.topics.scores([c.seg.text[:300] for c in cands], [c.heading for c in cands])
+        title = ctx.title if not ctx.is_speech else ""
+        # The title of a report names the theme of what was done; directives range wider.
+        practices = [i for i, c in enumerate(cands) if c.kind == "practice"]
+        directives = [i for i, c in enumerate(cands) if c.kind != "practice"]
+        scores = np.zeros((len(cands), len(self.topics.classes)))
+        for idx, t in ((practices, title), (directives, "")):
+            if idx:
+                scores[idx] = self.topics.scores([cands[i].seg.text[:300] for i in idx], [cands[i].heading for i in idx], t)
         classes = self.topics.classes
         out: list[Practice] = []
         for c, row in zip(cands, scores, strict=True):

@@ -10,7 +10,7 @@ from service.mining import resources
 
 STOP = set(
     "开展 工作 推进 进行 加强 建立 实现 提升 推动 通过 坚持 持续 不断 积极 深入 切实 充分 全面 进一步 有效 "
-    "相关 方面 问题 情况 时间 一批 一体 一起 今年以来 近年来 目前 同时 其中 作用 活动 建设 发展 服务".split()
+    "相关 方面 问题 情况 时间 一批 一体 一起 今年以来 近年来 目前 同时 其中 作用 活动 建设 发展 服务 落实 任务 优秀 各项 一线".split()
 )
 
 
@@ -41,6 +41,19 @@ class KeywordExtractor:
                 self._tfidf = tfidf
         return self._tfidf
 
+    def _tfidf_words(self, text: str) -> list[str]:
+        """TF-IDF ranking with jieba's IDF table; dictionary-only cutting keeps it fast."""
+        tfidf = self._extractor()
+        freq: dict[str, float] = {}
+        for w in tfidf.tokenizer.cut(text, HMM=False):
+            w = w.strip()
+            if len(w) < 2 or w.lower() in tfidf.stop_words:
+                continue
+            freq[w] = freq.get(w, 0.0) + 1.0
+        scored = {w: n * tfidf.idf_freq.get(w, tfidf.median_idf) for w, n in freq.items()}
+        # Domain terms first among equals: they are what staff search for.
+        return sorted(scored, key=lambda w: (w in self.terms, scored[w]), reverse=True)
+
     def run(self, text: str, name: str | None = None) -> list[str]:
         """Keywords of ``text``: quoted names, domain terms present, then TF-IDF words."""
         out: list[str] = []
@@ -48,8 +61,7 @@ class KeywordExtractor:
             out.append(q.strip())
         for q in re.findall(r"“([^“”]{2,16})”", text):
             out.append(q.strip())
-        words = self._extractor().extract_tags(text[:400], topK=self.top_k * 3)
-        for w in words:
+        for w in self._tfidf_words(text[:400])[: self.top_k * 3]:
             if w in STOP or len(w) < 2 or re.fullmatch(r"[\dXＸ*.%]+", w):
                 continue
             out.append(w)

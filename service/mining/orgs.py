@@ -18,25 +18,26 @@ NAME_POS = {"n", "nr", "nrt", "nrfg", "ns", "nt", "nz", "j", "b", "eng", "zg", "
 JOINERS = {"和", "与", "及", "、", "等"}
 LEAD_RE = re.compile(r"^(?:如|例如|比如|再如|其中|同时|此外|另外|并且|并|还有|像|其次|最后)[，,]?")
 PLACE_RE = re.compile(r"^[\u4e00-\u9fff]{1,6}?(?:自治州|自治县|特别行政区|省|市|州|盟|县|区|旗)")
-BAD_HEAD_RE = re.compile(r"^[经由对在向从据按把将被让为与和及同跟给以于即]")
+BAD_HEAD_RE = re.compile(r"^(?:[经由对在向从据按把将被让为与和及同跟给以于即]|来自|包括|其中)")
 NOT_IN_NAME_RE = re.compile(r"积极|响应|部署|领导|同意|要求|认真|贯彻|落实|决定|精神|常态化")
 UNIT_HEADS = ("公司", "集团", "中心", "局", "委员会", "协会", "学会", "研究院", "研究所", "党委", "党总支", "党支部", "办公室")
 COMMON_WORDS = {
     "全部", "内部", "外部", "局部", "干部", "部分", "社会", "机会", "大会", "县乡", "市县", "乡镇", "县区", "镇村",
     "全区", "全市", "全县", "全省", "城市", "都市", "城区", "园区", "景区", "辖区", "片区", "街区", "校区", "山区",
     "农村", "乡村", "城乡", "市区", "地区", "本市", "全局", "本局", "当地", "基层", "各地", "全国", "一站", "驿站",
-    "领会", "体会", "城镇", "村镇", "集镇", "小镇", "特色小镇", "城市群", "大都市", "都市圈", "时时处处", "到处", "各处", "好处", "难处", "支委", "聚会", "晚会", "约会",
+    "党员干部", "领导干部", "后台", "平台", "舞台", "讲台", "阳台", "前台", "社团", "集团", "团队", "场所", "住所", "处所", "机关干部", "青年干部", "基层干部", "村干部", "领会", "体会", "城镇", "村镇", "集镇", "小镇", "特色小镇", "城市群", "大都市", "都市圈", "时时处处", "到处", "各处", "好处", "难处", "支委", "聚会", "晚会", "约会",
 }
 NON_NAME_HEADS = set("在对以为将把从向由据按经让使被给于就并且而但也还又都已更再即如若")
 STOP_FLAGS = {"v", "p", "d", "c", "u", "uj", "ul", "uz", "ug", "ud", "uv", "r", "m", "q", "ad", "x", "y", "e", "o", "t", "tg", "i"}
 PREDICATE_WORDS = {
     "定期", "常态化", "持续", "不断", "积极", "主动", "认真", "率先", "先后", "分别", "共同", "专门", "迅速", "注重",
-    "首创", "结合", "围绕", "针对", "聚焦", "按照", "根据", "通过", "依托", "坚持", "利用", "立足", "紧扣", "着力",
+    "首创", "引导", "带领", "充分发挥", "发挥", "结合", "围绕", "针对", "聚焦", "按照", "根据", "通过", "依托", "坚持", "利用", "立足", "紧扣", "着力",
 }
 TITLE_WORD_RE = re.compile(
     r"(?:副|常务)?(?:书记|主任|局长|所长|副所长|院长|校长|部长|处长|科长|站长|队长|社长|主席|经理|董事长|负责人|支委|"
     r"同志|党员|老党员|居民|村民|老人|同学|学生|老师|民警|辅导员|班长|团支书|代表|学长|学姐|村医|成员|全体成员)"
 )
+PEOPLE_RE = re.compile(r"负责人|主任团|同学们|党员们|学生们|成员们|与会人员|与会同志|参会人员")
 PERSON_AFTER_RE = re.compile(
     r"^(?:副|常务)?(?:书记|主任|局长|所长|院长|校长|部长|处长|科长|站长|队长|社长|主席|经理|董事长|负责人|委员|成员|支委|"
     r"党员|干部|职工|居民|村民|老人|同学|学生|教师|老师|民警|辅导员|班长|团支书|代表)"
@@ -105,7 +106,7 @@ class OrgFinder:
             return [], 0
         run_end = run[-1][2] + len(run[-1][0])
         person = after is not None and after[1].startswith("nr")
-        if person or PERSON_AFTER_RE.match(window[run_end:]) or (run[-1][1].startswith("nr") and len(run) <= 3):
+        if person or PERSON_AFTER_RE.match(window[run_end:]) or (run[-1][1].startswith("nr") and len(run) <= 3 and not run[-1][0].endswith(self.suffixes)):
             return [], -1
         mentions: list[Mention] = []
         prefix: str | None = None
@@ -139,13 +140,14 @@ class OrgFinder:
             if TITLE_WORD_RE.fullmatch(word) and any(t[1] in NAME_POS for t in run):
                 return run, ("同志", "nr")  # a person's title: the subject is a person
             special = (
-                word in JOINERS
+                (word in JOINERS and bool(run))
                 or word in {"（", "）", "(", ")", "所属"}
                 or (word in {"联合", "会同"} and bool(nxt))
                 or (word in {"各", "各级"} and not run)
                 or bool(re.fullmatch(r"[XＸ*＊]+", word))
                 or (flag == "m" and word.startswith("第"))
                 or (flag.startswith("v") and nxt.startswith(UNIT_HEADS) and bool(run))
+                or (flag.startswith("v") and self._unit_ahead(tokens, k) and not cues.VERB_RE.fullmatch(word))
             )
             predicate = (
                 word in PREDICATE_WORDS
@@ -157,10 +159,23 @@ class OrgFinder:
                 run.append((word, flag, pos))
                 pos += len(word)
                 continue
+            if word.strip() in {"“", "《"} and run:
+                return run, (word, flag)  # 北安市博物馆“…”主题活动: a unit and its named practice
             if word.strip() in {"，", ",", "。", "；", "：", "“", "”", "、", ""} or not run:
                 return [], None
             return run, (word, flag)
         return (run, None) if allow_end else ([], None)
+
+    def _unit_ahead(self, tokens: list[tuple[str, str]], k: int) -> bool:
+        """A verb-like word opening a name (应用技术学院): a unit word follows within three nouns."""
+        if tokens[k][0] in PREDICATE_WORDS or len(tokens[k][0]) > 2:
+            return False
+        for word, flag in tokens[k + 1 : k + 4]:
+            if self._is_unit_token((word, flag, 0)):
+                return True
+            if flag not in NAME_POS:
+                return False
+        return False
 
     def name_run(self, window: str, allow_end: bool = False) -> int:
         """Length of the run of name-like tokens opening ``window`` (see :meth:`_run`)."""
@@ -170,6 +185,8 @@ class OrgFinder:
     def names_person(self, clause: str) -> bool:
         """Whether the clause's opening words name a person (``…负责人徐旺达回顾了…``)."""
         head = clause[:24]
+        if PEOPLE_RE.search(head):
+            return True
         if not (TITLE_WORD_RE.search(head) or re.search(r"书记|主任|长|负责人|同志|说|表示|指出|强调|介绍|回顾|认为", head)):
             return False
         tokens = [(t.word, t.flag) for t in self._pos.cut(head)]
@@ -201,7 +218,9 @@ class OrgFinder:
             word = tok[0]
             current = items[-1]
             ends_unit = bool(current) and self._is_unit_token(current[-1])
-            if word == "、" or (word in {"和", "与", "及", "会同"} and ends_unit and not joint):
+            if word == "与" and ends_unit and not joint:
+                break  # 甲与乙建立合作: 乙 is a partner, not an actor
+            if word == "、" or (word in {"和", "及", "会同"} and ends_unit and not joint):
                 items.append([])
                 continue
             current.append(tok)
@@ -335,6 +354,9 @@ class OrgFinder:
         """The spelling the body uses most for ``place`` (``咸阳`` → ``咸阳市``)."""
         if not place:
             return place
+        extended = Counter(re.findall(re.escape(place) + r"(?:市|县|区|旗)", body))
+        if extended and not place.endswith(("市", "县", "区", "旗")):
+            return extended.most_common(1)[0][0]
         if not place.endswith(self.suffixes):
             forms = Counter(re.findall(re.escape(place) + r"(?:自治州|自治县|市|县|区|州|旗|镇|乡)?", body))
             if forms:

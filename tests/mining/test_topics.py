@@ -44,3 +44,21 @@ def test_tags_come_from_the_taxonomy_of_the_chosen_topic():
     topic, tags = assigner.run("严格落实“三会一课”制度，按期进行换届", ["三、基层组织建设日趋规范。"])
     assert topic == "组织建设"
     assert "换届" in tags and "三会一课" in tags
+
+
+def test_missing_model_file_is_trained_on_first_use(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "JINGYAN_MODELS_DIR": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+    code = (
+        "from service.intake import parse_file; from service.mining import extract; from pathlib import Path;"
+        "ps = extract(parse_file(Path('corpus/samples/seed__000_d56bd712dbae6b12.txt'))); print(len(ps))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout.strip()) > 0
+    assert (tmp_path / "topic-classifier.joblib").exists()

@@ -1,0 +1,73 @@
+"""Intake speed: pages/s for PDF, MB/s for DOCX and TXT, whole parse, one process.
+
+Run ``python -m bench.intake``. Word-exported PDFs and DOCX are generated from the corpus TXT
+files (python-docx, then LibreOffice) into a cache directory; the browser-printed PDFs are the
+real ones in ``corpus/samples``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from bench.fixtures import SAMPLES, build_corpus_fixtures
+from service.intake import parse_bytes
+
+
+def measure(paths: list[Path], rounds: int) -> tuple[float, float, int, int]:
+    """Parse every file ``rounds`` times in-process.
+
+    Returns (CPU seconds, wall seconds, pages, bytes) per round. CPU time is the figure to quote:
+    it stays honest when other processes share the cores.
+    """
+    blobs = [(p.name, p.read_bytes()) for p in paths]
+    pages = 0
+    for name, data in blobs:  # warm-up, and the page count
+        pages += parse_bytes(data, name, isolate=False).source.pages or 0
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(rounds):
+        for name, data in blobs:
+            parse_bytes(data, name, isolate=False)
+    cpu, wall = (time.process_time() - cpu) / rounds, (time.perf_counter() - wall) / rounds
+    return cpu, wall, pages, sum(len(d) for _n, d in blobs)
+
+
+def main() -> None:
+    """Print the figures."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "jingyan-bench-intake")
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    fixtures = build_corpus_fixtures(args.cache)
+    sets = {
+        "PDF (Word/LibreOffice export)": [f["pdf"] for f in fixtures.values()],
+        "PDF (browser print, corpus)": sorted(SAMPLES.glob("*.pdf")),
+        "DOCX (python-docx, corpus)": [f["docx"] for f in fixtures.values()],
+        "TXT (corpus)": [f["txt"] for f in fixtures.values()],
+    }
+    print(f"{'set':32} {'files':>5} {'pages':>6} {'MB':>7} {'cpu s':>7} {'wall s':>7}  rate (per CPU second)")
+    for label, paths in sets.items():
+        cpu, wall, pages, size = measure(paths, args.rounds)
+        mb = size / 1e6
+        rate = f"{pages / cpu:7.1f} pages/s" if label.startswith("PDF") else f"{mb / cpu:7.2f} MB/s"
+        print(f"{label:32} {len(paths):5d} {pages:6d} {mb:7.2f} {cpu:7.3f} {wall:7.3f}  {rate}")
+    print(f"child-process isolation (time/memory limits) adds {isolation_overhead_ms():.1f} ms per file")
+
+
+def isolation_overhead_ms(rounds: int = 20) -> float:
+    """Extra wall time of the default isolated parse over an in-process one, on the seed."""
+    data = (SAMPLES / "seed__000_d56bd712dbae6b12.txt").read_bytes()
+    timings = {}
+    for isolate in (False, True):
+        parse_bytes(data, "seed.txt", isolate=isolate)
+        start = time.perf_counter()
+        for _ in range(rounds):
+            parse_bytes(data, "seed.txt", isolate=isolate)
+        timings[isolate] = (time.perf_counter() - start) / rounds
+    return (timings[True] - timings[False]) * 1000
+
+
+if __name__ == "__main__":
+    main()

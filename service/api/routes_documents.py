@@ -1,0 +1,94 @@
+"""Documents: upload (one job per file), list, read, download the original, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, File, HTTPException, Query, Response, UploadFile
+
+from service.api.deps import ConnDep, LibraryDep
+from service.library import store
+from service.library.ingest import delete_document
+from service.library.uploads import Arrival, expand
+
+router = APIRouter(prefix="/api/documents", tags=["documents"])
+
+
+@router.post("", status_code=202)
+def upload(files: Annotated[list[UploadFile], File()], library: LibraryDep) -> dict[str, Any]:
+    """Accept one or many files or a .zip; each file gets a job.
+
+    Files that can never be read (empty, too large, unsupported type) get a job that is
+    ``failed`` at once with the reason, so one bad file in a batch does not refuse the others.
+    """
+    settings = library.settings
+    cap = int(settings.max_file_mb * 1024 * 1024)
+    # A .zip may legitimately exceed the per-file cap; its unpacked size has its own limit.
+    read_cap = max(cap, int(settings.max_unzipped_mb * 1024 * 1024))
+    jobs: list[dict[str, Any]] = []
+    for upload_file in files:
+        name = upload_file.filename or "未命名文件"
+        data = upload_file.file.read(read_cap + 1)
+        if len(data) > read_cap:
+            arrivals = [
+                Arrival(
+                    name,
+                    b"",
+                    "too_large",
+                    f"文件超过 {settings.max_file_mb:g} MB 的上限，请拆分或压缩后再上传",
+                )
+            ]
+        else:
+            arrivals = expand(name, data, settings)
+        jobs.extend(library.queue.submit(a) for a in arrivals)
+    return {"jobs": jobs}
+
+
+@router.get("")
+def list_documents(
+    conn: ConnDep,
+    kind: str | None = None,
+    org: str | None = None,
+    year: int | None = None,
+    status: str | None = Query(None, description="near_duplicate | original"),
+    q: str | None = Query(None, description="标题或文件名包含的文字"),
+    limit: int = Query(20, ge=1, le=200),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    """Documents newest first, each with its practice count."""
+    items, total = store.list_documents(
+        conn, store.DocumentFilters(kind, org, year, status, q), limit, offset
+    )
+    return {"documents": items, "total": total, "limit": limit, "offset": offset}
+
+
+@router.get("/{document_id}")
+def read_document(document_id: int, conn: ConnDep) -> dict[str, Any]:
+    """A document with its clean text, section tree and practices."""
+    doc = store.get_document(conn, document_id)
+    if doc is None:
+        raise HTTPException(404, "未找到该文档，可能已被删除")
+    return doc
+
+
+@router.get("/{document_id}/original")
+def download_original(document_id: int, library: LibraryDep) -> Response:
+    """The bytes exactly as uploaded, with their type and file name."""
+    row = store.document_row(library.db.conn(), document_id)
+    if row is None:
+        raise HTTPException(404, "未找到该文档，可能已被删除")
+    data = library.blobs.get(row["sha256"])
+    if data is None:
+        raise HTTPException(410, "原文件已不在库中")
+    media = store.FORMAT_MEDIA_TYPES.get(row["format"] or "", "application/octet-stream")
+    disposition = f"attachment; filename*=UTF-8''{quote(row['filename'])}"
+    return Response(data, media_type=media, headers={"Content-Disposition": disposition})
+
+
+@router.delete("/{document_id}")
+def remove_document(document_id: int, library: LibraryDep) -> dict[str, Any]:
+    """Delete a document, its practices and their index entries."""
+    if not delete_document(library.db.conn(), library.index, library.blobs, document_id):
+        raise HTTPException(404, "未找到该文档，可能已被删除")
+    return {"deleted": document_id}

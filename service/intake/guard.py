@@ -1,0 +1,151 @@
+"""Limits for hostile input: size checks, capped zip reads, and a killable child process.
+
+Every reader runs behind these guards so that a bomb, a loop or a crash in a C library becomes
+an :class:`IntakeError` with a stable code instead of a hung or dead service.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import resource
+import signal
+import zipfile
+from collections.abc import Callable
+from typing import Any
+
+from service.config import Settings
+from service.intake.errors import IntakeError
+
+MB = 1024 * 1024
+# Address space a parse may add on top of what the parent already maps; a bomb hits this wall.
+CHILD_EXTRA_ADDRESS_SPACE = 768 * MB
+_CHUNK = 1 * MB
+
+
+def check_file_size(data: bytes, settings: Settings) -> None:
+    """Refuse empty files and files above ``settings.max_file_mb``."""
+    if not data.strip():
+        raise IntakeError("empty", "文件是空的，请检查后重新上传", f"{len(data)} bytes, no content")
+    if len(data) > settings.max_file_mb * MB:
+        raise IntakeError(
+            "too_large",
+            f"文件超过 {settings.max_file_mb:g} MB 的上限，请拆分或压缩图片后再上传",
+            f"{len(data) / MB:.1f} MB > max_file_mb={settings.max_file_mb:g}",
+        )
+
+
+def check_text_length(chars: int, settings: Settings) -> None:
+    """Refuse documents whose text is beyond ``settings.max_text_chars``."""
+    if chars > settings.max_text_chars:
+        raise IntakeError(
+            "too_long",
+            f"文档文字超过 {settings.max_text_chars} 字的上限，请拆分后再上传",
+            f"{chars} characters > max_text_chars={settings.max_text_chars}",
+        )
+
+
+def _zip_bomb(detail: str) -> IntakeError:
+    return IntakeError("zip_bomb", "文件解压后体积异常巨大（疑似压缩炸弹），已拒绝；请用 Word 重新保存后上传", detail)
+
+
+def check_zip_declared(zf: zipfile.ZipFile, settings: Settings) -> None:
+    """Refuse a zip whose declared uncompressed total exceeds ``settings.max_unzipped_mb``."""
+    total = sum(info.file_size for info in zf.infolist())
+    if total > settings.max_unzipped_mb * MB:
+        raise _zip_bomb(f"declared uncompressed size {total / MB:.0f} MB > max_unzipped_mb={settings.max_unzipped_mb:g}")
+
+
+def read_zip_member(zf: zipfile.ZipFile, name: str, settings: Settings) -> bytes:
+    """Read one member, decompressing in chunks and stopping at the unzipped-size cap.
+
+    Declared sizes can lie, so the cap is enforced on the bytes actually produced.
+    """
+    cap = int(settings.max_unzipped_mb * MB)
+    parts: list[bytes] = []
+    produced = 0
+    try:
+        with zf.open(name) as member:
+            while chunk := member.read(_CHUNK):
+                produced += len(chunk)
+                if produced > cap:
+                    raise _zip_bomb(f"{name} inflates beyond max_unzipped_mb={settings.max_unzipped_mb:g}")
+                parts.append(chunk)
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
+        raise IntakeError("corrupt", "文件已损坏，无法打开；请用 Word 重新保存后上传", f"{name}: {exc}") from exc
+    return b"".join(parts)
+
+
+def _address_space_now() -> int:
+    with open("/proc/self/statm", encoding="ascii") as fh:
+        return int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _child(conn: Any, func: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    # Library chatter (pdfium, fontTools …) must not reach the clerk's terminal.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        limit = _address_space_now() + CHILD_EXTRA_ADDRESS_SPACE
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (OSError, ValueError):
+        pass  # no limit support on this platform: the time limit still applies
+    try:
+        conn.send(("ok", func(*args)))
+    except IntakeError as exc:
+        conn.send(("error", exc.code, exc.message, exc.detail))
+    except MemoryError:
+        conn.send(("error", "memory", "解析此文件所需内存超出上限，已停止；请拆分文件后再上传", "MemoryError in parser"))
+    except Exception as exc:  # noqa: BLE001 - any library failure becomes one clear line
+        conn.send(("error", "corrupt", "文件已损坏或格式异常，无法解析；请另存为 .docx 或 PDF 后再上传",
+                   f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+def _exit_reason(code: int | None) -> str:
+    if code is not None and code < 0:
+        # SIGABRT/SIGSEGV here usually means the parser ran into the memory cap.
+        return f"parser process killed by {signal.Signals(-code).name} (memory cap {CHILD_EXTRA_ADDRESS_SPACE // MB} MB)"
+    return f"parser process ended with exit code {code}"
+
+
+def can_fork() -> bool:
+    """True where a child process may be started (not inside a daemonic worker)."""
+    return "fork" in multiprocessing.get_all_start_methods() and not multiprocessing.current_process().daemon
+
+
+def run_isolated(func: Callable[..., Any], args: tuple[Any, ...], timeout_s: float) -> Any:
+    """Run ``func(*args)`` in a forked child with a memory cap; kill it at ``timeout_s``.
+
+    The result travels back by pickle; failures come back as :class:`IntakeError`.
+    """
+    ctx = multiprocessing.get_context("fork")
+    receiver, sender = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(sender, func, args), daemon=True)
+    proc.start()
+    sender.close()
+    try:
+        if not receiver.poll(timeout_s):
+            raise IntakeError(
+                "timeout",
+                f"解析超过 {timeout_s:g} 秒仍未完成，已停止；文件可能异常，请另存后重新上传",
+                f"parse_timeout_s={timeout_s:g} exceeded",
+            )
+        try:
+            reply = receiver.recv()
+        except (EOFError, OSError) as exc:
+            proc.join(5)
+            raise IntakeError(
+                "crashed",
+                "解析程序在读取此文件时异常退出；文件可能已损坏，请另存后重新上传",
+                _exit_reason(proc.exitcode),
+            ) from exc
+    finally:
+        receiver.close()
+        if proc.is_alive():
+            proc.kill()
+        proc.join()
+    if reply[0] == "ok":
+        return reply[1]
+    raise IntakeError(reply[1], reply[2], reply[3])

@@ -1,0 +1,1 @@
+"""Format readers: bytes of one format → ``list[Block]`` plus what was learnt about the source."""

@@ -1,0 +1,60 @@
+"""Fixtures for the library stories: the real embedding model (loaded once) and a running app."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.config import REPO_ROOT, Settings
+
+SAMPLES = REPO_ROOT / "corpus" / "samples"
+SEED = SAMPLES / "seed__000_d56bd712dbae6b12.txt"
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real e5-small embedder, built by ``python -m models.build``; loaded once per session."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from service.mining.embed import Embedder
+
+    model_dir = Settings().model_dir
+    assert model_dir.is_dir(), f"embedding model missing at {model_dir}: run `python -m models.build`"
+    return Embedder.load(model_dir)
+
+
+@pytest.fixture
+def client(tmp_path: Path, embedder) -> Iterator[TestClient]:
+    """The whole service over HTTP on a fresh data directory, without the sample corpus."""
+    from service.api.app import create_app
+
+    settings = Settings(data_dir=tmp_path / "data", load_sample_corpus=False)
+    with TestClient(create_app(settings, embedder=embedder)) as c:
+        yield c
+
+
+def upload(client: TestClient, *files: tuple[str, bytes]) -> list[dict]:
+    """POST files to /api/documents and return their jobs."""
+    response = client.post("/api/documents", files=[("files", (name, data)) for name, data in files])
+    assert response.status_code == 202, response.text
+    return response.json()["jobs"]
+
+
+def wait_for(client: TestClient, job_ids: list[str], timeout: float = 180.0) -> list[dict]:
+    """Poll /api/jobs/{id} until every job is done or failed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        jobs = [client.get(f"/api/jobs/{i}").json() for i in job_ids]
+        if all(j["status"] in ("done", "failed") for j in jobs):
+            return jobs
+        assert time.monotonic() < deadline, f"jobs still pending: {jobs}"
+        time.sleep(0.2)
+
+
+def ingest(client: TestClient, *files: tuple[str, bytes]) -> list[dict]:
+    """Upload and wait for the outcome."""
+    return wait_for(client, [j["id"] for j in upload(client, *files)])
