@@ -149,12 +149,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="检索速度基准：建索引耗时与查询延迟 p50/p95")
     parser.add_argument("--sizes", default="10000,100000", help="合成库规模，逗号分隔")
     parser.add_argument("--cache", help="语料句向量缓存 .npz（默认放在临时目录）")
+    parser.add_argument("--quantize", action="store_true", help="模型线性层用 int8 动态量化（查询编码更快）")
     args = parser.parse_args(argv)
 
     from service.mining.embed import Embedder
 
     t = time.perf_counter()
-    embedder = Embedder.load()
+    embedder = Embedder.load(quantize=args.quantize)
     print(f"模型加载：{time.perf_counter() - t:.1f} 秒")
     queries = [q["query"] for q in load_queries(QUERIES)]
     with tempfile.TemporaryDirectory() as tmp:

@@ -6,7 +6,9 @@ shared jieba words separates "another reading system" from "another Party-buildi
 
 ``rebuild`` clusters everything by average-linkage agglomeration on that similarity, cut at
 ``threshold``; ``assign`` puts each new practice into the group whose members it is on average
-most similar to, when that average clears the same threshold, or founds a new group. Each group
+most similar to, when that average clears the same threshold, or founds a new group. The
+defaults (0.92, word weight 0.4) were chosen on corpus/queries/groups.jsonl with
+``jingyan eval-search --mode practices --groups``. Each group
 keeps the sum of its members' vectors so a new practice is first compared with every group's
 centroid and only the best few groups are examined member by member.
 
@@ -38,7 +40,8 @@ CANDIDATE_GROUPS = 5
 # Words too common in this domain to name a group on their own.
 LABEL_STOPWORDS = frozenset(
     "党员 党组织 党支部 工作 建设 开展 推进 推动 加强 组织 社区 群众 服务 党建 机制 活动 全市 市直 机关"
-    " 基层 单位 部门 通过 实现 提升 形成 建立 坚持 注重 积极 深入 持续 全面 进一步 今年 以来 近年来".split()
+    " 基层 单位 部门 通过 实现 提升 形成 建立 坚持 注重 积极 深入 持续 全面 进一步 今年 以来 近年来"
+    " 等等 党员干部 干部 切实 有效 不断 主要 相关 各项 组建 建立健全 从严 推行 实行 倡导 举办 中央".split()
 )
 
 
@@ -70,7 +73,7 @@ class PracticeGrouper:
                 vec = vectors.get(pid)
                 gid = None
                 if vec is not None and group_ids:
-                    gid = self._best_group(conn, vec, words.get(pid, set()), group_ids, sums, sizes)
+                    gid = self._best_group(conn, vec, words.get(pid, set()), group_ids, sums)
                 if gid is None:
                     gid = _new_group(conn)
                     position[gid] = len(group_ids)
@@ -95,9 +98,8 @@ class PracticeGrouper:
         words: set[str],
         group_ids: list[int],
         sums: list[np.ndarray | None],
-        sizes: list[int],
     ) -> int | None:
-        """The group whose members are on average most similar to ``vec`` (if above threshold)."""
+        """The group most similar to ``vec`` under the linkage (if above threshold), among the nearest centroids."""
         have = [i for i, s in enumerate(sums) if s is not None and np.any(s)]
         if not have:
             return None
@@ -199,15 +201,27 @@ class PracticeGrouper:
         total = conn.execute("SELECT COUNT(*) FROM practice_words").fetchone()[0] or 1
         for gid in group_ids:
             rows = conn.execute(
-                "SELECT p.id, p.name, w.body FROM practices p LEFT JOIN practice_words w ON w.rowid = p.id "
-                "WHERE p.group_id = ?",
+                "SELECT p.id, p.name, w.body, p.keywords_json, p.orgs_json FROM practices p "
+                "LEFT JOIN practice_words w ON w.rowid = p.id WHERE p.group_id = ?",
                 (gid,),
             ).fetchall()
+            tags = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT t.tag FROM practice_tags t JOIN practices p ON p.id = t.practice_id "
+                    "WHERE p.group_id = ? AND t.removed = 0",
+                    (gid,),
+                )
+            ]
+            orgs = {o for r in rows for o in _json_list(r[4])}
             label = group_label(
                 [r[1] for r in rows],
                 [set((r[2] or "").split()) for r in rows],
                 lambda terms: _doc_freq(conn, terms),
                 total,
+                tags=tags,
+                keywords=[_json_list(r[3]) for r in rows],
+                orgs=orgs,
             )
             conn.execute("UPDATE practice_groups SET label = ? WHERE id = ?", (label, gid))
 
@@ -239,26 +253,59 @@ class PracticeGrouper:
 
 
 def group_label(
-    names: list[str | None], word_sets: list[set[str]], doc_freq, total: int, max_words: int = 2
+    names: list[str | None],
+    word_sets: list[set[str]],
+    doc_freq,
+    total: int,
+    max_words: int = 2,
+    tags: list[str] | None = None,
+    keywords: list[list[str]] | None = None,
+    orgs: set[str] | None = None,
 ) -> str:
-    """A short Chinese label: the most frequent practice name, else the members' most telling shared words."""
+    """A short Chinese label, the first that fits: the name most members share, the finer topic tag
+    most members carry (学习制度), the keyword most members share, else their most telling shared words.
+    Unit names never label a group: a group is a kind of practice, across units."""
+    size = len(names)
     named = Counter(n for n in names if n)
     if named:
         name, count = named.most_common(1)[0]
-        if count >= 2 or len(names) == 1:
+        if count >= 2 or size == 1:
             return name
+    if tags:
+        tag, count = Counter(tags).most_common(1)[0]
+        if count * 2 >= size:
+            return tag
+    orgs = orgs or set()
+
+    def usable(w: str) -> bool:
+        return _labelable(w) and not any(w in o or o in w for o in orgs) and len(w) <= 8
+
+    if keywords and size > 1:
+        kw = Counter(k for ks in keywords for k in set(ks) if usable(k))
+        if kw:
+            word, count = kw.most_common(1)[0]
+            if count >= 2:
+                return word
     counts: Counter[str] = Counter()
     for ws in word_sets:
-        counts.update(w for w in ws if _labelable(w))
+        counts.update(w for w in ws if usable(w))
     if not counts:
-        return next((n for n in names if n), "未命名做法")
-    need = 2 if len(word_sets) > 1 else 1
+        return next((n for n in names if n), tags[0] if tags else "未命名做法")
+    need = 2 if size > 1 else 1
     shared = [w for w, c in counts.items() if c >= need] or list(counts)
     # Prefer whole words over the pieces search-mode segmentation also emits.
     shared = [w for w in shared if not any(w != o and w in o for o in shared)]
     df = doc_freq(shared)
     scored = sorted(shared, key=lambda w: (-(counts[w] * math.log(1 + total / (1 + df.get(w, 0)))), w))
     return "".join(scored[:max_words])
+
+
+def _json_list(value: str | None) -> list[str]:
+    try:
+        data = json.loads(value or "[]")
+    except ValueError:
+        return []
+    return [str(x) for x in data] if isinstance(data, list) else []
 
 
 def _labelable(word: str) -> bool:

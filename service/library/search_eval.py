@@ -85,7 +85,7 @@ def clause_entries(doc: Document, min_chars: int = 8) -> list[Entry]:
 
 def practice_entries(doc: Document) -> list[Entry]:
     """The mined practices of ``doc`` (requires the mining component)."""
-    from service.mining import extract  # type: ignore[attr-defined]
+    from service.mining import extract
 
     return [
         Entry(
@@ -264,10 +264,12 @@ ABLATIONS: list[tuple[str, dict[str, Any]]] = [
     ("BM25 词 + 上下文列", {"grams": 0, "vectors": 0, "expand": False}),
     ("BM25 字二元组", {"words": 0, "vectors": 0, "expand": False}),
     ("e5 向量", {"words": 0, "grams": 0, "expand": False}),
-    ("RRF 词 + 向量", {"grams": 0, "expand": False}),
-    ("RRF 词 + 字二元组", {"vectors": 0, "expand": False}),
-    ("RRF 词 + 字二元组 + 向量", {"expand": False}),
-    ("RRF 三者 + 同义词扩展", {}),
+    ("RRF 词 + 向量", {"grams": 0, "expand": False, "coverage_power": 0}),
+    ("RRF 词 + 字二元组", {"vectors": 0, "expand": False, "coverage_power": 0}),
+    ("RRF 词 + 字二元组 + 向量", {"expand": False, "coverage_power": 0}),
+    ("+ 同义词扩展", {"coverage_power": 0}),
+    ("+ 覆盖度加权（默认）", {}),
+    ("默认，但不用字二元组", {"grams": 0}),
 ]
 
 
@@ -276,10 +278,14 @@ def run_ablations(conn: sqlite3.Connection, embedder: Any, queries: list[dict[st
     from service.library.search import RankerWeights
 
     out = []
+    shared: PracticeIndex | None = None
     for name, overrides in ABLATIONS:
         if embedder is None and overrides.get("vectors", 1) != 0 and overrides.get("words", 1) == 0:
             continue
         index = PracticeIndex(embedder, weights=RankerWeights(**overrides))
+        if shared is not None:  # the same query vectors serve every configuration
+            index._query_cache = shared._query_cache
+        shared = shared or index
         out.append((name, evaluate(conn, index, queries)["summary"]))
     return out
 

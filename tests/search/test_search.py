@@ -76,8 +76,13 @@ def test_empty_query_browses_newest_first(library, index):
 @pytest.mark.parametrize("query", ['"', "*", "AND", "(", '学习 AND (制度', 'NEAR("a" b', "OR OR", "^党建", "col:x", "'; DROP TABLE practices; --"])
 def test_search_syntax_in_the_query_never_breaks(library, index, query):
     page = index.search(library, query, SearchFilters(), limit=5)
-    assert page.total >= 0
+    assert page.total == len(page.hits) == 0 or page.hits[0].score > 0
     assert library.execute("SELECT COUNT(*) FROM practices").fetchone()[0] > 0
+
+
+def test_punctuation_alone_finds_nothing_rather_than_noise(library, index):
+    page = index.search(library, '"*()', SearchFilters(), limit=5)
+    assert page.hits == [] and page.total == 0
 
 
 def test_removing_a_document_removes_it_from_words_and_vectors(library, index):
