@@ -89,6 +89,6 @@ def download_original(document_id: int, library: LibraryDep) -> Response:
 @router.delete("/{document_id}")
 def remove_document(document_id: int, library: LibraryDep) -> dict[str, Any]:
     """Delete a document, its practices and their index entries."""
-    if not delete_document(library.db.conn(), library.index, library.blobs, document_id):
+    if not delete_document(library.db.conn(), library.index, library.grouper, library.blobs, document_id):
         raise HTTPException(404, "未找到该文档，可能已被删除")
     return {"deleted": document_id}

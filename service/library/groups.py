@@ -91,6 +91,41 @@ class PracticeGrouper:
                 _save_group(conn, gid, sizes[i], sums[i])
             self._relabel(conn, sorted(touched))
 
+    def remove_document(self, conn: sqlite3.Connection, document_id: int) -> None:
+        """Take a document's practices out of their groups before they are deleted (caller's transaction).
+
+        Sizes and vector sums shrink by the leaving members; a group left empty is dropped and the
+        others are relabelled from the members that remain.
+        """
+        with _transaction(conn):
+            rows = conn.execute(
+                "SELECT id, group_id FROM practices WHERE document_id = ? AND group_id IS NOT NULL", (document_id,)
+            ).fetchall()
+            if not rows:
+                return
+            leaving: dict[int, list[int]] = {}
+            for pid, gid in rows:
+                leaving.setdefault(gid, []).append(pid)
+            vectors = _vectors(conn, [pid for pid, _ in rows])
+            conn.execute("UPDATE practices SET group_id = NULL WHERE document_id = ?", (document_id,))
+            kept: list[int] = []
+            for gid, pids in leaving.items():
+                row = conn.execute("SELECT size, vector_sum FROM practice_groups WHERE id = ?", (gid,)).fetchone()
+                if row is None:
+                    continue
+                size = row[0] - len(pids)
+                if size <= 0:
+                    conn.execute("DELETE FROM practice_groups WHERE id = ?", (gid,))
+                    continue
+                vector_sum = np.frombuffer(row[1], dtype=np.float32).copy() if row[1] else None
+                if vector_sum is not None:
+                    for pid in pids:
+                        if pid in vectors:
+                            vector_sum -= vectors[pid]
+                _save_group(conn, gid, size, vector_sum)
+                kept.append(gid)
+            self._relabel(conn, sorted(kept))
+
     def _best_group(
         self,
         conn: sqlite3.Connection,

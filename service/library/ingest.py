@@ -143,13 +143,14 @@ class Ingestor:
 
 
 def delete_document(
-    conn: sqlite3.Connection, index: PracticeIndex, blobs: BlobStore, document_id: int
+    conn: sqlite3.Connection, index: PracticeIndex, grouper: PracticeGrouper, blobs: BlobStore, document_id: int
 ) -> bool:
-    """Remove a document, its practices and their index entries; the original goes too."""
+    """Remove a document, its practices, their groups' share and index entries; the original goes too."""
     with transaction(conn):
         row = conn.execute("SELECT sha256 FROM documents WHERE id = ?", (document_id,)).fetchone()
         if row is None:
             return False
+        grouper.remove_document(conn, document_id)  # needs the vectors, so before the index drops them
         index.remove_document(conn, document_id)
         store.delete_document(conn, document_id)
     blobs.delete(row["sha256"])

@@ -103,6 +103,10 @@ def test_deleted_document_is_gone_from_search(client):
     found = client.get("/api/search", params={"q": "日读一文 学习制度"}).json()
     assert all(r["document"] is None or r["document"]["id"] != doc_id for r in found["results"])
     assert found["total"] == 0
+    # Its practices left their groups too: group sizes add up to the practices still stored.
+    groups = client.get("/api/groups", params={"limit": 500}).json()["groups"]
+    stored = client.get("/api/documents", params={"limit": 200}).json()["documents"]
+    assert sum(g["size"] for g in groups) == sum(d["practice_count"] for d in stored)
     assert client.delete(f"/api/documents/{doc_id}").status_code == 404
 
 
