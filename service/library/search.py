@@ -27,6 +27,7 @@ import math
 import sqlite3
 import threading
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -178,6 +179,8 @@ class PracticeIndex:
         self._df_cache: dict[tuple[str, str], int] = {}
         self._df_generation: tuple[str, str] | None = None
         self._browse_cache: dict[tuple, tuple[int, dict[str, dict[str, int]]]] = {}
+        # The query is embedded while the lexical rankers run: torch and SQLite both release the GIL.
+        self._encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="query-encoder")
 
     # -- schema -------------------------------------------------------------------------------
 
@@ -266,6 +269,12 @@ class PracticeIndex:
         where, params = _filter_sql(filters)
         n = conn.execute("SELECT COUNT(*) FROM practice_vectors").fetchone()[0] or _count_practices(conn)
         lists: list[tuple[float, list[int]]] = []
+        pending: Future[np.ndarray] | None = None
+        if self.embedder is not None and w.vectors > 0:
+            text = plan.query
+            if w.expand_vector_query and plan.expansions:
+                text = f"{plan.query} {' '.join(plan.expansions)}"
+            pending = self._encoder.submit(self.query_vector, text)
         bm25_weights = (1.0, w.context_weight)
         if plan.words and w.words > 0:
             stats = self._stats(conn, "practice_words", plan.words, n)
@@ -279,11 +288,8 @@ class PracticeIndex:
             stats = self._stats(conn, "practice_grams", plan.grams, n)
             ranking = self._fts(conn, "practice_grams", stats.searchable(w.max_df), where, params, (1.0,))
             lists.append((w.grams * self._trust(conn, stats, ranking), ranking))
-        if self.embedder is not None and w.vectors > 0:
-            text = plan.query
-            if w.expand_vector_query and plan.expansions:
-                text = f"{plan.query} {' '.join(plan.expansions)}"
-            lists.append((w.vectors, self._vector_ranking(conn, text, filters, where, params)))
+        if pending is not None:
+            lists.append((w.vectors, self._vector_ranking(conn, pending.result(), filters, where, params)))
         scores: dict[int, float] = {}
         for weight, ranking in lists:
             for rank, pid in enumerate(ranking):
@@ -380,12 +386,12 @@ class PracticeIndex:
         return vec
 
     def _vector_ranking(
-        self, conn: sqlite3.Connection, q: str, filters: SearchFilters, where: str, params: list[Any]
+        self, conn: sqlite3.Connection, query_vec: np.ndarray, filters: SearchFilters, where: str, params: list[Any]
     ) -> list[int]:
         vm = self.vectors.matrix(conn)
         if not len(vm):
             return []
-        scores = vm.matrix @ self.query_vector(q)
+        scores = vm.matrix @ query_vec
         if not filters.is_empty():
             allowed = _filtered_ids(conn, where, params)
             scores = np.where(np.isin(vm.ids, allowed), scores, -np.inf)
