@@ -2,6 +2,7 @@
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
+TOPIC_MODEL := models/build/topic-classifier.joblib
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
@@ -19,9 +20,12 @@ setup: $(STAMP) model
 system:
 	bash scripts/install-system.sh
 
-model: $(STAMP)
-	$(PY) -m models.build
+# Retrained only when its labelled data or code changes.
+$(TOPIC_MODEL): $(STAMP) $(wildcard corpus/topics/*) service/mining/topics.py service/mining/train_topics.py
 	$(PY) -m service.mining.train_topics
+
+model: $(STAMP) $(TOPIC_MODEL)
+	$(PY) -m models.build
 
 run: system setup
 	$(VENV)/bin/jingyan serve

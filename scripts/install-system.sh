@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Jingyan uses: LibreOffice (legacy .doc/.wps conversion and PDF
-# test fixtures), CJK fonts, Chromium for the page tests, poppler for page snapshots.
+# test fixtures), CJK fonts, Chromium for the page tests, poppler for page snapshots, qpdf for
+# encrypted-PDF fixtures. Packages already present are left alone.
 set -euo pipefail
 need=()
-command -v soffice >/dev/null 2>&1 || need+=(libreoffice-writer-nogui)
-fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk)
-command -v chromium >/dev/null 2>&1 || need+=(chromium)
-command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
-command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
-command -v qpdf >/dev/null 2>&1 || need+=(qpdf)
+for pkg in libreoffice-writer-nogui fonts-noto-cjk chromium chromium-driver poppler-utils qpdf; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    need+=("$pkg")
+  fi
+done
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -158,6 +158,17 @@ class RankerWeights:
 FACETS = ("topic", "org", "year", "kind", "doc_kind")
 
 
+def _one_torch_thread() -> None:
+    """Encode queries on one core, leaving the other to SQLite; torch keeps this setting per thread.
+
+    One short query gains little from a second thread, and two threads fighting the lexical
+    rankers for two cores doubled the p95 latency in ``bench.search``.
+    """
+    import torch
+
+    torch.set_num_threads(1)
+
+
 class PracticeIndex:
     """The search component's index over the library's practices (see LIBRARY_CONTRACT)."""
 
@@ -180,7 +191,9 @@ class PracticeIndex:
         self._df_generation: tuple[str, str] | None = None
         self._browse_cache: dict[tuple, tuple[int, dict[str, dict[str, int]]]] = {}
         # The query is embedded while the lexical rankers run: torch and SQLite both release the GIL.
-        self._encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="query-encoder")
+        self._encoder = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="query-encoder", initializer=_one_torch_thread
+        )
 
     # -- schema -------------------------------------------------------------------------------
 
