@@ -45,13 +45,25 @@ LABEL_STOPWORDS = frozenset(
 )
 
 
+# Two practices of the same unit in the same document are that unit's different measures, not the
+# same kind of practice across units: their similarity is lowered by this much before clustering.
+SAME_SOURCE_PENALTY = 0.05
+
+
 class PracticeGrouper:
     """Clusters practices into groups and keeps ``practices.group_id`` and ``practice_groups`` current."""
 
-    def __init__(self, threshold: float = 0.92, keyword_weight: float = 0.40, linkage: str = "average") -> None:
+    def __init__(
+        self,
+        threshold: float = 0.92,
+        keyword_weight: float = 0.40,
+        linkage: str = "average",
+        same_source_penalty: float = SAME_SOURCE_PENALTY,
+    ) -> None:
         self.threshold = threshold
         self.keyword_weight = keyword_weight
         self.linkage = linkage
+        self.same_source_penalty = same_source_penalty
 
     def migrate(self, conn: sqlite3.Connection) -> None:
         """Create or upgrade the search component's tables (groups live there)."""
@@ -67,13 +79,14 @@ class PracticeGrouper:
             group_ids, sums, sizes = _load_groups(conn)
             vectors = _vectors(conn, practice_ids)
             words = _words(conn, practice_ids)
+            sources = _sources(conn, practice_ids)
             position = {gid: i for i, gid in enumerate(group_ids)}
             touched: set[int] = set()
             for pid in practice_ids:
                 vec = vectors.get(pid)
                 gid = None
                 if vec is not None and group_ids:
-                    gid = self._best_group(conn, vec, words.get(pid, set()), group_ids, sums)
+                    gid = self._best_group(conn, vec, words.get(pid, set()), sources.get(pid), group_ids, sums)
                 if gid is None:
                     gid = _new_group(conn)
                     position[gid] = len(group_ids)
@@ -131,6 +144,7 @@ class PracticeGrouper:
         conn: sqlite3.Connection,
         vec: np.ndarray,
         words: set[str],
+        source: tuple[int, str] | None,
         group_ids: list[int],
         sums: list[np.ndarray | None],
     ) -> int | None:
@@ -148,8 +162,11 @@ class PracticeGrouper:
             members = [r[0] for r in conn.execute("SELECT id FROM practices WHERE group_id = ?", (gid,))]
             mvecs = _vectors(conn, members)
             mwords = _words(conn, members)
+            msources = _sources(conn, members)
             scores = [
-                float(mvecs[m] @ vec) + self.keyword_weight * _jaccard(words, mwords.get(m, set()))
+                float(mvecs[m] @ vec)
+                + self.keyword_weight * _jaccard(words, mwords.get(m, set()))
+                - (self.same_source_penalty if source is not None and msources.get(m) == source else 0.0)
                 for m in members
                 if m in mvecs
             ]
@@ -171,9 +188,11 @@ class PracticeGrouper:
             all_ids = [r[0] for r in conn.execute("SELECT id FROM practices ORDER BY id")]
             vectors = _vectors(conn, all_ids)
             with_vec = [pid for pid in all_ids if pid in vectors]
+            sources = _sources(conn, with_vec)
             labels = self.cluster(
                 np.vstack([vectors[p] for p in with_vec]) if with_vec else np.zeros((0, 1), np.float32),
                 [_words(conn, with_vec).get(p, set()) for p in with_vec],
+                [sources.get(p) for p in with_vec],
             )
             conn.execute("UPDATE practices SET group_id = NULL")
             conn.execute("DELETE FROM practice_groups")
@@ -191,8 +210,10 @@ class PracticeGrouper:
             self._relabel(conn, new_ids)
             return len(clusters)
 
-    def cluster(self, matrix: np.ndarray, words: list[set[str]]) -> np.ndarray:
-        """Cluster labels for rows of ``matrix`` (unit vectors) with their word sets."""
+    def cluster(
+        self, matrix: np.ndarray, words: list[set[str]], sources: list[tuple[int, str] | None] | None = None
+    ) -> np.ndarray:
+        """Cluster labels for rows of ``matrix`` (unit vectors) with their word sets and (document, units) sources."""
         n = matrix.shape[0]
         if n == 0:
             return np.zeros(0, dtype=np.int64)
@@ -203,6 +224,10 @@ class PracticeGrouper:
         from sklearn.cluster import AgglomerativeClustering
 
         sim = matrix @ matrix.T + self.keyword_weight * _jaccard_matrix(words)
+        if sources is not None and self.same_source_penalty:
+            codes = {src: i for i, src in enumerate(dict.fromkeys(s for s in sources if s is not None))}
+            key = np.array([codes[s] if s is not None else -1 - i for i, s in enumerate(sources)])
+            sim -= self.same_source_penalty * (key[:, None] == key[None, :])
         dist = np.clip(1.0 + self.keyword_weight - sim, 0.0, None)
         np.fill_diagonal(dist, 0.0)
         model = AgglomerativeClustering(
@@ -413,6 +438,17 @@ def _vectors(conn: sqlite3.Connection, ids: list[int]) -> dict[int, np.ndarray]:
         (json.dumps(ids),),
     )
     return {r[0]: np.frombuffer(r[1], dtype=np.float32) for r in rows}
+
+
+def _sources(conn: sqlite3.Connection, ids: list[int]) -> dict[int, tuple[int, str]]:
+    """Each practice's (document, sorted units): what makes two practices one unit's own measures."""
+    if not ids:
+        return {}
+    rows = conn.execute(
+        "SELECT id, document_id, orgs_json FROM practices WHERE id IN (SELECT value FROM json_each(?))",
+        (json.dumps(ids),),
+    )
+    return {r[0]: (r[1], json.dumps(sorted(json.loads(r[2] or "[]")), ensure_ascii=False)) for r in rows}
 
 
 def _words(conn: sqlite3.Connection, ids: list[int]) -> dict[int, set[str]]:

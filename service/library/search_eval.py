@@ -343,17 +343,20 @@ def evaluate_grouping(
     conn: sqlite3.Connection, thresholds: list[float], keyword_weights: list[float]
 ) -> list[dict[str, float]]:
     """Cluster the whole library at each setting (``rebuild``'s algorithm, nothing written) and score it."""
-    from service.library.groups import PracticeGrouper, _vectors, _words
+    from service.library.groups import PracticeGrouper, _sources, _vectors, _words
 
     gold = labelled_members(conn)
     ids = [r[0] for r in conn.execute("SELECT practice_id FROM practice_vectors ORDER BY practice_id")]
     vectors = _vectors(conn, ids)
     words = _words(conn, ids)
+    sources = _sources(conn, ids)
     matrix = np.vstack([vectors[i] for i in ids])
     out = []
     for kw in keyword_weights:
         for th in thresholds:
-            labels = PracticeGrouper(threshold=th, keyword_weight=kw).cluster(matrix, [words.get(i, set()) for i in ids])
+            labels = PracticeGrouper(threshold=th, keyword_weight=kw).cluster(
+                matrix, [words.get(i, set()) for i in ids], [sources.get(i) for i in ids]
+            )
             predicted = dict(zip(ids, labels.tolist(), strict=True))
             sizes = np.bincount(labels)
             out.append({"threshold": th, "keyword_weight": kw, **pair_scores(gold, predicted),
