@@ -7,8 +7,8 @@ from service.library.schema import migrate
 def test_migrations_are_idempotent_and_cascade(tmp_path):
     db = tmp_path / "library.sqlite"
     conn = connect(db)
-    assert migrate(conn) == 1
-    assert migrate(conn) == 1
+    assert migrate(conn) == 2
+    assert migrate(conn) == 2
     conn.execute(
         "INSERT INTO documents(id, sha256, filename, size, created_at) VALUES (1, 'x', 'a.txt', 1, '2024-01-01')"
     )

@@ -22,6 +22,7 @@ from service.library.uploads import Arrival
 log = logging.getLogger(__name__)
 
 STATUSES = ("queued", "running", "done", "failed")
+MAX_INTERRUPTIONS = 3
 
 JOB_FIELDS = (
     "id",
@@ -127,19 +128,36 @@ class JobQueue:
             return None
         conn = self.db.conn()
         conn.execute(
-            "UPDATE jobs SET status='queued', stage=NULL, progress=0, error=NULL, error_code=NULL, updated_at=?"
-            " WHERE id = ? AND status = 'failed'",
+            "UPDATE jobs SET status='queued', stage=NULL, progress=0, error=NULL, error_code=NULL, interruptions=0,"
+            " updated_at=? WHERE id = ? AND status = 'failed'",
             (utc_now(), job_id),
         )
         self.changed.set()
         return self.get(job_id)
 
     def resume_interrupted(self) -> int:
-        """Jobs a killed process left ``running`` go back to the queue; their work was never committed."""
-        cur = self.db.conn().execute(
-            "UPDATE jobs SET status='queued', stage=NULL, progress=0, updated_at=? WHERE status='running'",
-            (utc_now(),),
-        )
+        """Jobs a killed process left ``running`` go back to the queue; their work was never committed.
+
+        A job interrupted ``MAX_INTERRUPTIONS`` times is failed instead, so a file that brings the
+        service down is not retried forever. Returns how many jobs were queued again.
+        """
+        conn = self.db.conn()
+        now = utc_now()
+        with transaction(conn):
+            conn.execute("UPDATE jobs SET interruptions = interruptions + 1 WHERE status='running'")
+            conn.execute(
+                "UPDATE jobs SET status='failed', stage='failed', progress=1, error_code='interrupted', error=?,"
+                " updated_at=? WHERE status='running' AND interruptions >= ?",
+                (
+                    f"处理此文件时服务已连续中断 {MAX_INTERRUPTIONS} 次，已停止自动重试；"
+                    "请检查文件（可拆分或另存后上传），或点击“重新处理”再试",
+                    now,
+                    MAX_INTERRUPTIONS,
+                ),
+            )
+            cur = conn.execute(
+                "UPDATE jobs SET status='queued', stage=NULL, progress=0, updated_at=? WHERE status='running'", (now,)
+            )
         return cur.rowcount
 
     def claim_next(self, job_id: str | None = None) -> sqlite3.Row | None:

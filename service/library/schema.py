@@ -82,6 +82,11 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX jobs_status ON jobs(status, created_at);
     """,
+    # How often the service died while this job ran: a file that keeps killing it must stop
+    # being retried on every restart.
+    """
+    ALTER TABLE jobs ADD COLUMN interruptions INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 
