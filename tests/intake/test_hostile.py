@@ -152,9 +152,12 @@ def test_zip_bomb_is_refused_within_seconds_and_small_memory(zip_bombs: dict[str
 
 def test_pdf_that_makes_the_parser_loop_is_stopped_at_the_time_limit(looping_pdf: Path) -> None:
     start = time.monotonic()
-    err = _refusal(looping_pdf, "loop.pdf", Settings(parse_timeout_s=2))
-    assert err.code == "timeout"
-    assert time.monotonic() - start < 6
+    err = _refusal(looping_pdf, "loop.pdf", Settings(parse_timeout_s=1))
+    # pdfium's runaway also eats memory: on a fast, idle machine the parser's memory cap can stop
+    # it a moment before the clock does. Either way it is stopped within seconds, with a reason.
+    assert err.code in ("timeout", "crashed")
+    assert "已停止" in err.message or "异常退出" in err.message
+    assert time.monotonic() - start < 5
 
 
 def test_limits_from_settings_refuse_oversized_uploads(corpus_formats: dict[str, dict[str, Path]]) -> None:
