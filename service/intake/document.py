@@ -10,6 +10,15 @@ Span = tuple[int, int]
 DOCUMENT_KINDS = ("讲话", "总结", "交流材料", "经验材料", "报道", "报告", "其他")
 
 
+def trim_span(text: str, start: int, end: int, also: str = "") -> Span:
+    """``(start, end)`` narrowed past whitespace (and any character in ``also``) at both edges."""
+    while start < end and (text[start].isspace() or text[start] in also):
+        start += 1
+    while end > start and (text[end - 1].isspace() or text[end - 1] in also):
+        end -= 1
+    return start, end
+
+
 @dataclass
 class Paragraph:
     """One paragraph of clean text; ``span`` is ``[start, end)`` into ``Document.text``."""

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from service.intake.clean import CleanParagraph, clean_blocks, is_salutation
-from service.intake.document import Block, Document, Paragraph, Section, SourceInfo
+from service.intake.document import Block, Document, Paragraph, Section, SourceInfo, trim_span
 from service.intake.meta import read_meta
 from service.intake.numbering import SHI, Label, inline_items, leading_label
 
@@ -178,10 +178,7 @@ class _TreeBuilder:
                 self.stack.pop()
 
     def _piece(self, text: str, base: int, start: int, end: int) -> None:
-        while start < end and text[start].isspace():
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
+        start, end = trim_span(text, start, end)
         if start >= end:
             return
         para = Paragraph(text[start:end], (base + start, base + end))

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from service.intake.document import trim_span
+
 OPEN_QUOTES = "“‘《「『"
 CLOSE_QUOTES = "”’》」』"
 SENTENCE_END = "。！？!?；;"
@@ -80,10 +82,7 @@ def split_sentences(text: str, offset: int = 0) -> list[Segment]:
 
 
 def _emit(text: str, start: int, end: int, offset: int, out: list[Segment]) -> None:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
+    start, end = trim_span(text, start, end)
     if start >= end:
         return
     if end - start <= MAX_SENTENCE:
@@ -126,12 +125,8 @@ def sub_segment(seg: Segment, start: int, end: int) -> Segment:
     """The part of ``seg`` between absolute offsets ``start`` and ``end`` with edges trimmed."""
     a = max(seg.start, start) - seg.start
     b = min(seg.end, end) - seg.start
-    text = seg.text
-    while a < b and (text[a].isspace() or text[a] in "，,、：:"):
-        a += 1
-    while b > a and (text[b - 1].isspace() or text[b - 1] in "，,、：:"):
-        b -= 1
-    return Segment(text[a:b], seg.start + a, seg.start + b)
+    a, b = trim_span(seg.text, a, b, also="，,、：:")
+    return Segment(seg.text[a:b], seg.start + a, seg.start + b)
 
 
 HEADING_RE = re.compile(
