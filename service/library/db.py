@@ -23,6 +23,10 @@ def connect(path: Path | str) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA synchronous=NORMAL")
+    # SQLite's default 2 MB page cache makes every fused search re-read the FTS and practice pages
+    # it touches; at 100k practices that alone cost a third of the query time.
+    conn.execute("PRAGMA cache_size = -65536")
+    conn.execute("PRAGMA mmap_size = 268435456")
     return conn
 
 

@@ -244,7 +244,6 @@ class PracticeIndex:
         self, conn: sqlite3.Connection, q: str, filters: SearchFilters | None = None, limit: int = 10, offset: int = 0
     ) -> SearchPage:
         """Ranked practices for ``q`` within ``filters``; ``q == ""`` browses newest first."""
-        _tune_connection(conn)
         filters = filters or SearchFilters()
         q = (q or "").strip()
         if not q:
@@ -528,21 +527,6 @@ class _TermStats:
         limit = max(max_df * self.n, 2000)
         rare = [t for t in present if self.df[t] <= limit]
         return rare or sorted(present, key=lambda t: self.df[t])[:2]
-
-
-SEARCH_CACHE_KB = 65536
-
-
-def _tune_connection(conn: sqlite3.Connection) -> None:
-    """Give a connection that searches a page cache and memory map large enough for the index.
-
-    SQLite's default 2 MB cache makes every fused search re-read the FTS and practice pages it
-    touches; at 100k practices that alone cost a third of the query time.
-    """
-    if conn.execute("PRAGMA cache_size").fetchone()[0] == -SEARCH_CACHE_KB:
-        return
-    conn.execute(f"PRAGMA cache_size = -{SEARCH_CACHE_KB}")
-    conn.execute("PRAGMA mmap_size = 268435456")
 
 
 def _count_practices(conn: sqlite3.Connection) -> int:
