@@ -46,25 +46,37 @@ def _print_practices(doc, practices, as_json: bool) -> None:  # noqa: ANN001
 def _eval(args: argparse.Namespace) -> int:
     from service.intake import parse_file
     from service.mining import extract
-    from service.mining.evaluate import DocScore, evaluate
+    from service.mining.evaluate import SPLITS, evaluate
 
-    scores = evaluate(lambda path: parse_file(path), extract)
-    header = f"{'文件':<34}{'金标':>5}{'预测':>5}{'命中':>5}{'P':>7}{'R':>7}{'F1':>7}{'单位':>7}{'主题':>7}"
-    for split in ("dev", "heldout"):
+    splits = args.split or list(SPLITS)
+    scores = evaluate(lambda path: parse_file(path), extract, splits=splits)
+    for split in splits:
         rows = [s for s in scores if s.split == split]
         if not rows:
             continue
         print(f"\n== {split} ({len(rows)} 份) ==")
-        print(header)
-        total = DocScore("合计", split)
+        print(_HEADER)
         for s in rows:
-            total.add(s)
             print(_row(s))
-        print(_row(total))
-        if args.details and split == "dev":
+        for genre in sorted({s.genre for s in rows}):
+            print(_row(_pool(f"体裁 {genre}", split, [s for s in rows if s.genre == genre])))
+        print(_row(_pool("合计", split, rows)))
+        if args.details:
             for s in rows:
                 _details(s)
     return 0
+
+
+_HEADER = f"{'文件':<34}{'金标':>5}{'预测':>5}{'命中':>5}{'P':>7}{'R':>7}{'F1':>7}{'单位':>7}{'主题':>7}"
+
+
+def _pool(label: str, split: str, rows: list):  # noqa: ANN202 - DocScore, imported lazily
+    from service.mining.evaluate import DocScore
+
+    total = DocScore(label, split)
+    for s in rows:
+        total.add(s)
+    return total
 
 
 def _row(s) -> str:  # noqa: ANN001 - DocScore, imported lazily
@@ -75,13 +87,15 @@ def _row(s) -> str:  # noqa: ANN001 - DocScore, imported lazily
 def _details(s) -> None:  # noqa: ANN001
     print(f"\n-- {s.file}")
     for g in s.misses:
-        print(f"  漏  {g['kind']:<9} {g['phrase']}")
+        print(f"  漏  {g['kind']:<9} {g['key']}")
     for p in s.extra:
         print(f"  多  {p.kind:<9} {'、'.join(p.orgs)}｜{p.text[:70]}")
+    for g, p in s.wrong_kind:
+        print(f"  类别 {g['kind']} ≠ {p.kind}｜{g['key']}")
     for g, p in s.wrong_units:
-        print(f"  单位 {g['orgs']} ≠ {p.orgs}｜{g['phrase']}")
+        print(f"  单位 {g['orgs']} ≠ {p.orgs}｜{g['key']}")
     for g, p in s.wrong_topics:
-        print(f"  主题 {g['topic']} ≠ {p.topic}｜{g['phrase']}")
+        print(f"  主题 {g['topics']} ≠ {p.topic}｜{g['key']}")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -90,6 +104,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("file")
     p.add_argument("--json", action="store_true", help="以 JSON 输出文档和做法")
     p.set_defaults(func=_extract)
-    e = sub.add_parser("eval", help="用 corpus/dev 的标注评估做法抽取（分 dev 与 heldout）")
-    e.add_argument("--details", action="store_true", help="列出 dev 文档的漏抽、多抽和单位/主题错误")
+    e = sub.add_parser("eval", help="用 corpus/gold 的标注评估做法抽取（train、dev、test 分开，并按体裁）")
+    e.add_argument("--split", action="append", choices=["train", "dev", "test"],
+                   help="只评估这个划分（可重复；默认三个都评估）")
+    e.add_argument("--details", action="store_true", help="列出每份文档的漏抽、多抽、类别、单位和主题错误")
     e.set_defaults(func=_eval)

@@ -40,6 +40,13 @@ PLAN_HEADING_RE = re.compile(
 REVIEW_HEADING_RE = re.compile(r"回顾|主要成效|主要成绩|工作成效|取得的成绩|主要做法|经验做法|特点")
 PROBLEM_HEADING_RE = re.compile(r"存在的?(?:主要)?问题|问题和不足|不足之处|困难和问题|差距和不足")
 OWN_WORK_RE = re.compile(r"我们|我委|我局|我部|我院|我厅|工委|一年来|过去一年")
+# A speaker's line in an exchange-meeting digest: 浙江省政协主席 葛慧君, XX市委组织部部长 XXX.
+SPEAKER_LINE_RE = re.compile(
+    r"^[（(【]?(?P<unit>[\u4e00-\u9fffXＸ×*]{2,30}?)(?:党组|党委|党工委|党总支|党支部)?(?:常务)?(?:副)?"
+    r"(?:书记|主席|主任|部长|局长|厅长|院长|校长|县长|市长|区长|州长|镇长|乡长|主委|董事长|总经理|负责人|处长|所长|社长|理事长)"
+    r"[\s　·]*(?P<name>[\u4e00-\u9fffXＸ×*]{2,4})?[）)】]?$"
+)
+HEADING_UNIT_RE = re.compile(r"^[（(【]?(?P<unit>[\u4e00-\u9fffXＸ×*]{2,24}?)[）)】]?[：:]")
 STORY_LEDE_RE = re.compile(r"^(?:近日|日前|如今|眼下|走进|来到|记者|笔者)")
 GENERIC_LEADS = ("各", "部分", "全体", "广大", "有关", "相关", "一些", "有的")
 
@@ -63,6 +70,7 @@ class _Context:
     is_speech: bool
     title: str
     default_actor: str | None = None
+    section_actor: str | None = None  # the unit of the current speaker's section in a digest
     candidates: list[_Candidate] = field(default_factory=list)
 
 
@@ -246,10 +254,20 @@ class Extractor:
         subheading = ""
         own_section: bool | None = None  # does this section of a speech report the speaker's own work?
         top_level = min((b.level for b in blocks if b.heading), default=1)
+        speaker_level = 0  # depth of the section a speaker's line opened; a heading at or above it closes it
         for i, blk in enumerate(blocks):
             t = blk.seg.text.strip()
+            unit = self._speaker_unit(t, heading=blk.heading)
+            if unit and i > 0:
+                ctx.section_actor = unit
+                speaker_level = blk.level if blk.heading else len(blk.path)
+                own_section = True
+                if blk.heading or len(t) <= 40:
+                    continue
+            elif blk.heading and ctx.section_actor and blk.level <= speaker_level:
+                ctx.section_actor = None
             if blk.heading:
-                own_section = None
+                own_section = True if ctx.section_actor else None
                 if blk.level == top_level:
                     # A plan or task section (下一步打算, 政府工作任务) directs; a problems section
                     # (存在的问题) reports neither; a review section (工作回顾) reports practices.
@@ -280,12 +298,30 @@ class Extractor:
                 own_section = bool(OWN_WORK_RE.search(t[:80])) or ctx.speaker in t[:80]
             self._paragraph(blk, ctx, directive_mode, subheading, bool(own_section))
 
+    def _speaker_unit(self, line: str, heading: bool) -> str | None:
+        """The unit a speaker's line (浙江省政协主席 葛慧君) or a ``unit：`` heading names, else None."""
+        m = SPEAKER_LINE_RE.match(line) if len(line) <= 40 and not re.search(r"[。，；,;！？]", line) else None
+        if m is None and heading:
+            m = HEADING_UNIT_RE.match(line)
+        if m is None:
+            return None
+        unit = m.group("unit")
+        mentions, _ = self.finder.actors_at(unit + "开展")
+        named = [mnt for mnt in mentions if not mnt.generic]
+        if named and named[0].start == 0 and named[0].end == len(unit):
+            return self.finder.strip_province(named[0].name) if len(named[0].name) > 4 else named[0].name
+        return None
+
+    def _actor(self, ctx: _Context) -> list[str]:
+        """Who acts when a clause names nobody: the current speaker's unit, else the document's actor."""
+        actor = ctx.section_actor or ctx.default_actor
+        return [actor] if actor else []
+
     def _heading_directive(self, blk: _Block, ctx: _Context) -> None:
         seg = sub_segment(blk.seg, blk.seg.start, blk.seg.end)
         if not seg.text or PLAN_HEADING_RE.search(seg.text):
             return  # 四、下一步工作打算 announces the directives, it is none itself
-        orgs = [ctx.default_actor] if ctx.default_actor else []
-        ctx.candidates.append(_Candidate(seg, "directive", [], orgs, blk.path, seg.text, 0.8))
+        ctx.candidates.append(_Candidate(seg, "directive", [], self._actor(ctx), blk.path, seg.text, 0.8))
 
     def _paragraph(
         self, blk: _Block, ctx: _Context, directive_mode: bool, subheading: str = "", own_section: bool = False
@@ -319,7 +355,7 @@ class Extractor:
                     continue  # in a speech's opinions part the headings are the directives
                 specific = [m for m in mentions if not m.generic]
                 if kind == "directive" and (
-                    cues.NARRATIVE_START_RE.match(pt) or re.search(r"(?:表示|认为|纷纷表示)[，,：:]", pt[:20])
+                    cues.NARRATIVE_START_RE.match(pt) or re.search(r"(?:表示|认为)[，,：:]", pt[:20])
                 ):
                     continue  # what people in a news story said they would do is reported, not directed
                 if kind == "practice":
@@ -345,7 +381,7 @@ class Extractor:
                         continue
                 if kind == "directive":
                     # units named in a directive are its addressees; it belongs to whoever issues it
-                    orgs = [ctx.default_actor] if ctx.default_actor else []
+                    orgs = self._actor(ctx)
                 elif specific:
                     orgs = _dedupe([self._as_subject(m.name, ctx) for m in specific])
                     if kind == "practice":
@@ -353,7 +389,7 @@ class Extractor:
                 elif mentions and last_actor and any(a.endswith(mentions[0].text) for a in last_actor):
                     orgs = list(last_actor)
                 else:
-                    orgs = [ctx.default_actor] if ctx.default_actor else []
+                    orgs = self._actor(ctx)
                 conf = self._confidence(pt, kind, bool(specific), mentions)
                 if conf < self.min_confidence:
                     continue

@@ -148,6 +148,9 @@ class OrgFinder:
                 or bool(re.fullmatch(r"[XＸ*＊]+", word))
                 or (flag == "m" and word.startswith("第"))
                 or (flag.startswith("v") and nxt.startswith(UNIT_HEADS) and bool(run))
+                # an idiom naming a service body (县心连心服务中心): kept when a unit word follows at once
+                or (flag in {"i", "l"} and bool(run) and k + 1 < len(tokens)
+                    and self._is_unit_token((tokens[k + 1][0], tokens[k + 1][1], 0)))
                 or (flag.startswith("v") and self._unit_ahead(tokens, k) and not cues.VERB_RE.fullmatch(word))
             )
             predicate = (
@@ -168,7 +171,8 @@ class OrgFinder:
         return (run, None) if allow_end else ([], None)
 
     def _unit_ahead(self, tokens: list[tuple[str, str]], k: int) -> bool:
-        """A verb-like word opening a name (应用技术学院): a unit word follows within three nouns."""
+        """A short verb-tagged word opening a name (a 学院, 中心 or 局 whose first word jieba tags as a verb):
+        a unit word follows within three nouns."""
         if tokens[k][0] in PREDICATE_WORDS or len(tokens[k][0]) > 2:
             return False
         for word, flag in tokens[k + 1 : k + 4]:

@@ -17,7 +17,7 @@ DICT_PATH = CORPUS_DIR / "dict" / "party_terms.txt"
 TAXONOMY_PATH = CORPUS_DIR / "taxonomy.json"
 ORGS_DIR = CORPUS_DIR / "orgs"
 TOPICS_DIR = CORPUS_DIR / "topics"
-DEV_DIR = CORPUS_DIR / "dev"
+GOLD_DIR = CORPUS_DIR / "gold"
 TOPIC_MODEL_PATH = MODELS_DIR / "topic-classifier.joblib"
 
 _lock = threading.Lock()

@@ -32,10 +32,11 @@ def test_extract_of_a_missing_file_explains_in_chinese(tmp_path, capsys):
     assert "无法" in capsys.readouterr().err
 
 
-def test_eval_scores_dev_and_heldout_separately(capsys):
-    assert main(["eval"]) == 0
+def test_eval_scores_each_split_and_genre_separately(capsys):
+    assert main(["eval", "--split", "train"]) == 0
     out = capsys.readouterr().out
-    assert "== dev" in out and "== heldout" in out
-    assert out.count("合计") == 2
+    assert "== train" in out and "== test" not in out
+    assert "体裁 speech" in out and "体裁 report" in out
+    assert out.count("合计") == 1
     for label in ("P", "R", "F1", "单位", "主题"):
         assert label in out
