@@ -28,6 +28,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 
 import numpy as np
 
@@ -41,8 +42,11 @@ CANDIDATE_GROUPS = 5
 LABEL_STOPWORDS = frozenset(
     "党员 党组织 党支部 工作 建设 开展 推进 推动 加强 组织 社区 群众 服务 党建 机制 活动 全市 市直 机关"
     " 基层 单位 部门 通过 实现 提升 形成 建立 坚持 注重 积极 深入 持续 全面 进一步 今年 以来 近年来"
-    " 等等 党员干部 干部 切实 有效 不断 主要 相关 各项 组建 建立健全 从严 推行 实行 倡导 举办 中央".split()
+    " 等等 党员干部 干部 切实 有效 不断 主要 相关 各项 组建 建立健全 从严 推行 实行 倡导 举办 中央 项目 问题"
+    " 方面 情况 特色 重点 作用 地区 发展 提高 内容 形式 方式 全省 全县 全区 全国".split()
 )
+# jieba tags of words that name a place, a person, a body, a time or a number: never a group's label
+NOT_CONCEPT_FLAGS = ("ns", "nr", "nt", "t", "m", "q", "r", "p", "c", "u", "d")
 
 
 # Two practices of the same unit in the same document are that unit's different measures, not the
@@ -338,7 +342,7 @@ def group_label(
     orgs = orgs or set()
 
     def usable(w: str) -> bool:
-        return _labelable(w) and not any(w in o or o in w for o in orgs) and len(w) <= 8
+        return _labelable(w) and not any(w in o or o in w for o in orgs) and len(w) <= 8 and is_concept(w)
 
     if keywords and size > 1:
         kw = Counter(k for ks in keywords for k in set(ks) if usable(k))
@@ -350,7 +354,7 @@ def group_label(
     for ws in word_sets:
         counts.update(w for w in ws if usable(w))
     if not counts:
-        return next((n for n in names if n), tags[0] if tags else "未命名做法")
+        return next((n for n in names if n), Counter(tags).most_common(1)[0][0] if tags else "未命名做法")
     need = 2 if size > 1 else 1
     shared = [w for w, c in counts.items() if c >= need] or list(counts)
     # Prefer whole words over the pieces search-mode segmentation also emits.
@@ -366,6 +370,38 @@ def _json_list(value: str | None) -> list[str]:
     except ValueError:
         return []
     return [str(x) for x in data] if isinstance(data, list) else []
+
+
+@lru_cache(maxsize=1)
+def _known_concepts() -> frozenset[str]:
+    """The domain's concept words: the dictionary, the taxonomy's cues and the synonym table."""
+    from service.library.synonyms import SynonymTable
+    from service.mining import resources
+
+    words = set(resources.domain_terms())
+    for topic in resources.taxonomy()["topics"]:
+        words.update(topic.get("cues", []))
+        words.update(topic.get("heading_cues", []))
+        for tag in topic.get("tags", []):
+            words.add(tag["tag"])
+            words.update(tag["cues"])
+    words.update(SynonymTable.load().terms())
+    return frozenset(words)
+
+
+@lru_cache(maxsize=4096)
+def is_concept(word: str) -> bool:
+    """Whether ``word`` can name a kind of practice: a concept of the domain, or a longer common noun
+    (老年食堂); never a place, a person, a body, a time or a fragment (提高中西部, 腹地)."""
+    from service.mining import resources
+
+    if word in _known_concepts():
+        return True
+    if len(word) < 3:
+        return False
+    _, pos = resources.tokenizers()
+    tokens = list(pos.cut(word))
+    return len(tokens) == 1 and tokens[0].flag.startswith(("n", "vn")) and not tokens[0].flag.startswith(NOT_CONCEPT_FLAGS)
 
 
 def _labelable(word: str) -> bool:

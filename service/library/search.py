@@ -153,6 +153,13 @@ class RankerWeights:
     coverage_depth: int = 3
     max_df: float = 0.05  # in libraries past 40k practices, terms in more than this share are not looked up  # also append the expansions to the text the model embeds
     use_grams: bool = True
+    # Relevance floor: a hit answers the query when its words and context hold this share of the query's
+    # IDF mass, or it holds a synonym expansion, or its vector is within ``floor_margin`` of the best and
+    # above ``floor_cosine``. Calibrated on the dev queries (``jingyan eval-search --floor``).
+    floor: bool = True
+    floor_coverage: float = 0.6
+    floor_margin: float = 0.04
+    floor_cosine: float = 0.84
 
 
 FACETS = ("topic", "org", "year", "kind", "doc_kind")
@@ -300,13 +307,47 @@ class PracticeIndex:
             stats = self._stats(conn, "practice_grams", plan.grams, n)
             ranking = self._fts(conn, "practice_grams", stats.searchable(w.max_df), where, params, (1.0,))
             lists.append((w.grams * self._trust(conn, stats, ranking), ranking))
+        cosines: dict[int, float] = {}
         if pending is not None:
-            lists.append((w.vectors, self._vector_ranking(conn, pending.result(), filters, where, params)))
+            vector_ids, vector_scores = self._vector_ranking(conn, pending.result(), filters, where, params)
+            cosines = dict(zip(vector_ids, vector_scores, strict=True))
+            lists.append((w.vectors, vector_ids))
         scores: dict[int, float] = {}
         for weight, ranking in lists:
             for rank, pid in enumerate(ranking):
                 scores[pid] = scores.get(pid, 0.0) + weight / (w.rrf_k + rank + 1)
-        return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        if not w.floor:
+            return ranked
+        answers = self._answers(conn, plan, [pid for pid, _ in ranked], cosines, n)
+        return [(pid, score) for pid, score in ranked if pid in answers]
+
+    def _answers(
+        self, conn: sqlite3.Connection, plan: QueryPlan, ids: list[int], cosines: dict[int, float], n: int
+    ) -> set[int]:
+        """The hits that answer the query (see ``RankerWeights.floor``): fused rankings reach every practice
+        that shares one common word or sits anywhere in the vector space, and a count of those means nothing."""
+        w = self.weights
+        keep: set[int] = set()
+        if cosines:
+            top = max(cosines.values())
+            bar = max(w.floor_cosine, top - w.floor_margin)
+            keep.update(pid for pid, c in cosines.items() if c >= bar)
+        idf = self._stats(conn, "practice_words", plan.words, n).idf() if plan.words else {}
+        total = sum(idf.values())
+        expansions = set(plan.expanded_words)
+        rest = [pid for pid in ids if pid not in keep]
+        if not rest or (not total and not expansions):
+            return keep
+        for pid, body in conn.execute(
+            "SELECT rowid, body || ' ' || context FROM practice_words WHERE rowid IN (SELECT value FROM json_each(?))",
+            (json.dumps(rest),),
+        ):
+            have = set(body.split())
+            covered = sum(v for t, v in idf.items() if t in have) / total if total else 0.0
+            if covered >= w.floor_coverage or not expansions.isdisjoint(have):
+                keep.add(pid)
+        return keep
 
     def _stats(self, conn: sqlite3.Connection, table: str, terms: list[str], n: int) -> _TermStats:
         """Document frequencies of ``terms``, memoised until the index changes.
@@ -399,10 +440,11 @@ class PracticeIndex:
 
     def _vector_ranking(
         self, conn: sqlite3.Connection, query_vec: np.ndarray, filters: SearchFilters, where: str, params: list[Any]
-    ) -> list[int]:
+    ) -> tuple[list[int], list[float]]:
+        """The ``depth`` nearest practices and their cosines, best first."""
         vm = self.vectors.matrix(conn)
         if not len(vm):
-            return []
+            return [], []
         scores = vm.matrix @ query_vec
         if not filters.is_empty():
             allowed = _filtered_ids(conn, where, params)
@@ -425,7 +467,7 @@ class PracticeIndex:
         scores = np.where(vm.ids == practice_id, -np.inf, scores)
         if other_documents:
             scores = np.where(vm.doc_ids == document_id, -np.inf, scores)
-        pool = _top_ids(vm.ids, scores, max(limit * 4, 20))
+        pool, _ = _top_ids(vm.ids, scores, max(limit * 4, 20))
         if not pool:
             return []
         by_id = dict(zip(vm.ids.tolist(), scores.tolist(), strict=True))
@@ -564,16 +606,17 @@ def highlight_terms(terms: list[str], text: str) -> list[str]:
     return out
 
 
-def _top_ids(ids: np.ndarray, scores: np.ndarray, k: int) -> list[int]:
-    """Ids of the ``k`` best finite scores, best first."""
+def _top_ids(ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[list[int], list[float]]:
+    """Ids of the ``k`` best finite scores and those scores, best first."""
     finite = np.isfinite(scores)
     n = int(finite.sum())
     if n == 0:
-        return []
+        return [], []
     k = min(k, n)
     part = np.argpartition(-scores, k - 1)[:k]
     part = part[np.argsort(-scores[part], kind="stable")]
-    return [int(ids[i]) for i in part if np.isfinite(scores[i])]
+    part = [i for i in part if np.isfinite(scores[i])]
+    return [int(ids[i]) for i in part], [float(scores[i]) for i in part]
 
 
 def _filter_sql(filters: SearchFilters) -> tuple[str, list[Any]]:

@@ -56,6 +56,10 @@ def _eval_search(args: argparse.Namespace) -> int:
             print(format_ablations(run_ablations(conn, embedder, queries)))
             conn.close()
             return 0
+        if args.floor:
+            _print_floor(conn, embedder, queries)
+            conn.close()
+            return 0
         result = evaluate(conn, index, queries)
         conn.close()
     if args.json:
@@ -67,6 +71,24 @@ def _eval_search(args: argparse.Namespace) -> int:
             mark = "✓" if q["recall"] == 1 else ("½" if q["recall"] > 0 else "✗")
             print(f"{mark} {q['type']:<10} {q['split']:<8} 首个命中 {q['first'] or '-':>3}  {q['query']}")
     return 0
+
+
+def _print_floor(conn, embedder, queries) -> None:  # noqa: ANN001
+    """Results per query and relevant practices kept, per relevance-floor setting and split."""
+    from service.library.search import RankerWeights
+    from service.library.search_eval import evaluate_floor
+
+    default = RankerWeights()
+    print("相关度下限：每次检索返回条数 / 相关做法保留比例（按划分）")
+    for row in evaluate_floor(conn, embedder, queries):
+        st = row["setting"]
+        name = ("不设下限" if st.get("floor") is False else
+                f"覆盖 {st['floor_coverage']:.2f} 余量 {st['floor_margin']:.2f} 余弦 {st['floor_cosine']:.2f}")
+        is_default = st.get("floor") is not False and (
+            st["floor_coverage"], st["floor_margin"], st["floor_cosine"]) == (
+            default.floor_coverage, default.floor_margin, default.floor_cosine)
+        cells = "  ".join(f"{k} {v['results']:6.1f} 条 保留 {v['kept']:.3f}" for k, v in row.items() if k != "setting")
+        print(f"  {name:<28}{cells}{'  ←默认' if is_default else ''}")
 
 
 def _print_grouping(conn, db: Path) -> None:
@@ -99,6 +121,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--w-grams", type=float, default=1.0, help="字二元组 BM25 排序器权重")
     p.add_argument("--w-vectors", type=float, default=1.0, help="向量排序器权重")
     p.add_argument("--groups", action="store_true", help="评测做法分组（corpus/queries/groups.jsonl）")
+    p.add_argument("--floor", action="store_true", help="评测相关度下限：返回条数与相关做法保留比例")
     p.add_argument("--ablate", action="store_true", help="逐步评测：各排序器单独与组合、同义词扩展的效果")
     p.add_argument("--json", action="store_true", help="以 JSON 输出全部结果")
     p.add_argument("-v", "--verbose", action="store_true", help="逐条列出查询结果")

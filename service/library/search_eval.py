@@ -384,3 +384,38 @@ def evaluate_incremental(conn_path: Path, threshold: float, keyword_weight: floa
         scores = pair_scores(labelled_members(conn), predicted)
         conn.close()
     return scores
+
+
+FLOOR_GRID = [
+    {"floor": False},
+    *({"floor_coverage": c, "floor_margin": m, "floor_cosine": a}
+      for c in (0.5, 0.6, 0.75) for m in (0.02, 0.03, 0.04, 0.06) for a in (0.82, 0.84, 0.86)),
+]
+
+
+def evaluate_floor(conn: sqlite3.Connection, embedder: Any, queries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """For each relevance-floor setting: results kept per query, and the share of relevant practices kept
+    anywhere in the list (the floor must not drop answers), per split."""
+    from service.library.search import RankerWeights
+
+    filenames = {r[0]: r[1] for r in conn.execute("SELECT id, filename FROM documents")}
+    texts = {r[0]: (filenames[r[1]], r[2]) for r in conn.execute("SELECT id, document_id, text FROM practices")}
+    shared: PracticeIndex | None = None
+    out = []
+    for setting in FLOOR_GRID:
+        index = PracticeIndex(embedder, weights=RankerWeights(**setting))
+        if shared is not None:
+            index._query_cache = shared._query_cache
+        shared = shared or index
+        row: dict[str, Any] = {"setting": setting}
+        for split in sorted({q["split"] for q in queries}):
+            counts, kept = [], []
+            for q in (q for q in queries if q["split"] == split):
+                page = index.search(conn, q["query"], SearchFilters(), limit=1000)
+                ids = [h.practice_id for h in page.hits]
+                counts.append(page.total)
+                for rel in q["relevant"]:
+                    kept.append(any(texts[p][0] == rel["file"] and rel["phrase"] in texts[p][1] for p in ids))
+            row[split] = {"results": float(np.mean(counts)), "kept": float(np.mean(kept))}
+        out.append(row)
+    return out

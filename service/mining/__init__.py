@@ -23,8 +23,9 @@ def default_extractor() -> Extractor:
     with _lock:
         if _extractor is None:
             from service.mining.extractor import Extractor
+            from service.mining.train_kinds import default_classifier
 
-            _extractor = Extractor()
+            _extractor = Extractor(kinds=default_classifier())
     return _extractor
 
 

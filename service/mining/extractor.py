@@ -10,6 +10,8 @@ import numpy as np
 from service.intake.document import Document
 from service.mining import cues
 from service.mining.keywords import KeywordExtractor
+from service.mining.kinds import KindClassifier
+from service.mining.kinds import features as _features
 from service.mining.orgs import Mention, OrgFinder
 from service.mining.practice import Practice
 from service.mining.text import (
@@ -72,6 +74,7 @@ class _Context:
     default_actor: str | None = None
     section_actor: str | None = None  # the unit of the current speaker's section in a digest
     candidates: list[_Candidate] = field(default_factory=list)
+    collected: list[tuple[str, dict[str, object]]] | None = None  # every piece and its features, for training
 
 
 @dataclass
@@ -104,11 +107,13 @@ class Extractor:
         finder: OrgFinder | None = None,
         topics: TopicAssigner | None = None,
         keywords: KeywordExtractor | None = None,
+        kinds: KindClassifier | None = None,
         min_confidence: float = 0.3,
     ) -> None:
         self.finder = finder or OrgFinder()
         self.topics = topics or TopicAssigner()
         self.keywords = keywords or KeywordExtractor()
+        self.kinds = kinds
         self.min_confidence = min_confidence
 
     # -- public ------------------------------------------------------------------------------
@@ -123,6 +128,17 @@ class Extractor:
         ctx = self._context(document, simp, blocks)
         self._walk(blocks, ctx)
         return self._finish(ctx, text)
+
+    def pieces(self, document: Document) -> list[tuple[str, dict[str, object]]]:
+        """Every clause the extractor weighs, with the features :class:`KindClassifier` reads."""
+        if not document.text.strip():
+            return []
+        simp = to_simplified(document.text)
+        blocks = self._blocks(document, simp)
+        ctx = self._context(document, simp, blocks)
+        ctx.collected = []
+        self._walk(blocks, ctx)
+        return ctx.collected
 
     # -- structure ---------------------------------------------------------------------------
 
@@ -344,56 +360,92 @@ class Extractor:
             lead_in = si == 0 and len(sentences) > 1 and len(st.rstrip("。：:")) <= 14 and not cues.has_typed_name(st)
             for piece, mentions, person in self._pieces(sent, ctx):
                 pt = piece.text
-                kind = self._kind(pt, directive_mode, meeting_mode)
-                if kind is None and directive_mode and si == 0 and INLINE_ITEM_RE.match(pt):
-                    kind = "directive"
+                specific = [m for m in mentions if not m.generic]
+                rule, reason = self._rule(
+                    pt, ctx, directive_mode, meeting_mode, bool(blk.path), si == 0, person, lead_in, summary, story,
+                    own_section, mentions,
+                )
+                feats = _features(
+                    rule, reason, directive_mode=directive_mode, meeting_mode=meeting_mode, speech=ctx.is_speech,
+                    own_section=own_section, story=story, summary=summary, lead_in=lead_in, person=person,
+                    specific=bool(specific), mentioned=bool(mentions), first=si == 0, in_section=bool(blk.path),
+                    speaker_section=bool(ctx.section_actor), text=pt,
+                )
+                if ctx.collected is not None:
+                    ctx.collected.append((pt, feats))
+                kind = self.kinds.decide(pt, feats) if self.kinds is not None else rule
                 if kind is None:
                     continue
-                if directive_mode and si == 0 and INLINE_ITEM_RE.match(pt):
-                    kind = "directive"  # （一）大力推进…。 an item heading run into its paragraph
-                elif directive_mode and blk.path and kind == "directive":
-                    continue  # in a speech's opinions part the headings are the directives
-                specific = [m for m in mentions if not m.generic]
-                if kind == "directive" and (
-                    cues.NARRATIVE_START_RE.match(pt) or re.search(r"(?:表示|认为)[，,：:]", pt[:20])
-                ):
-                    continue  # what people in a news story said they would do is reported, not directed
-                if kind == "practice":
-                    if person or lead_in or cues.is_evaluation(pt):
-                        continue
-                    if cues.NARRATIVE_START_RE.match(pt):
-                        continue
-                    if not specific and (summary or story or cues.DATED_START_RE.match(pt)):
-                        continue
-                    # In a summing-up speech "各…" sentences sum up; in a unit's report they describe
-                    # how its measure runs below it.
-                    if ctx.is_speech and not specific and mentions and mentions[0].text.startswith(GENERIC_LEADS):
-                        continue
-                    # A summing-up speech states unattributed summaries; the speaker's own work is
-                    # attributable when the section is about it, or the measure has a name.
-                    if (
-                        ctx.is_speech
-                        and not specific
-                        and not own_section
-                        and not cues.QUOTE_RE.search(pt)
-                        and not OWN_WORK_RE.search(pt[:30])
-                    ):
-                        continue
                 if kind == "directive":
                     # units named in a directive are its addressees; it belongs to whoever issues it
                     orgs = self._actor(ctx)
                 elif specific:
                     orgs = _dedupe([self._as_subject(m.name, ctx) for m in specific])
-                    if kind == "practice":
-                        last_actor = orgs
+                    last_actor = orgs
                 elif mentions and last_actor and any(a.endswith(mentions[0].text) for a in last_actor):
                     orgs = list(last_actor)
                 else:
                     orgs = self._actor(ctx)
                 conf = self._confidence(pt, kind, bool(specific), mentions)
-                if conf < self.min_confidence:
+                if self.kinds is None and conf < self.min_confidence:
                     continue
                 ctx.candidates.append(_Candidate(piece, kind, specific, orgs, blk.path, heading, conf))
+
+    def _rule(
+        self,
+        pt: str,
+        ctx: _Context,
+        directive_mode: bool,
+        meeting_mode: bool,
+        in_section: bool,
+        first: bool,
+        person: bool,
+        lead_in: bool,
+        summary: bool,
+        story: bool,
+        own_section: bool,
+        mentions: list[Mention],
+    ) -> tuple[str | None, str]:
+        """The genre's surface rules: the kind they give a piece (or None) and the rule that decided."""
+        kind = self._kind(pt, directive_mode, meeting_mode)
+        inline_item = directive_mode and first and bool(INLINE_ITEM_RE.match(pt))
+        if inline_item:
+            return "directive", "inline_item"  # （一）大力推进…。 an item heading run into its paragraph
+        if kind is None:
+            return None, "surface"
+        if directive_mode and in_section and kind == "directive":
+            return None, "opinion_body"  # in a speech's opinions part the headings are the directives
+        specific = any(not m.generic for m in mentions)
+        if kind == "directive" and (cues.NARRATIVE_START_RE.match(pt) or re.search(r"(?:表示|认为)[，,：:]", pt[:20])):
+            return None, "reported_intent"  # what people in a news story said they would do is reported
+        if kind == "practice":
+            if person:
+                return None, "person"
+            if lead_in:
+                return None, "lead_in"
+            if cues.is_evaluation(pt):
+                return None, "evaluation"
+            if cues.NARRATIVE_START_RE.match(pt):
+                return None, "narrative"
+            if not specific and (summary or story or cues.DATED_START_RE.match(pt)):
+                return None, "story"
+            # In a summing-up speech "各…" sentences sum up; in a unit's report they describe
+            # how its measure runs below it.
+            if ctx.is_speech and not specific and mentions and mentions[0].text.startswith(GENERIC_LEADS):
+                return None, "generic_lead"
+            # A summing-up speech states unattributed summaries; the speaker's own work is
+            # attributable when the section is about it, or the measure has a name.
+            if (
+                ctx.is_speech
+                and not specific
+                and not own_section
+                and not cues.QUOTE_RE.search(pt)
+                and not OWN_WORK_RE.search(pt[:30])
+            ):
+                return None, "speech_summary"
+        if self._confidence(pt, kind, specific, mentions) < self.min_confidence:
+            return None, "confidence"
+        return kind, "rule"
 
     def _as_subject(self, name: str, ctx: _Context) -> str:
         """Province dropped; a longer spelling of the document's subject becomes the subject."""

@@ -19,6 +19,8 @@ JOINERS = {"和", "与", "及", "、", "等"}
 LEAD_RE = re.compile(r"^(?:如|例如|比如|再如|其中|同时|此外|另外|并且|并|还有|像|其次|最后)[，,]?")
 PLACE_RE = re.compile(r"^[\u4e00-\u9fff]{1,6}?(?:自治州|自治县|特别行政区|省|市|州|盟|县|区|旗)")
 BAD_HEAD_RE = re.compile(r"^(?:[经由对在向从据按把将被让为与和及同跟给以于即]|来自|包括|其中)")
+# A website or a channel publishes; it does not act (…教育部政府门户网站, …客户端).
+NOT_A_BODY_RE = re.compile(r"(?:网站|门户网|客户端|公众号|微信号|微博|频道|栏目)$|^(?:是|为|成为|作为|提高|提升|促进|带动|实现|加快)")
 NOT_IN_NAME_RE = re.compile(r"积极|响应|部署|领导|同意|要求|认真|贯彻|落实|决定|精神|常态化")
 UNIT_HEADS = ("公司", "集团", "中心", "局", "委员会", "协会", "学会", "研究院", "研究所", "党委", "党总支", "党支部", "办公室")
 COMMON_WORDS = {
@@ -283,7 +285,7 @@ class OrgFinder:
     ) -> str | None:
         """Normal form of a unit mention, or None if it is no unit at all."""
         name = text.strip()
-        if not name or not name.endswith(self.suffixes):
+        if not name or not name.endswith(self.suffixes) or NOT_A_BODY_RE.search(name):
             return None
         if speaker and name in {"工委", "机关工委", "市直机关工委", "我委"}:
             return speaker

@@ -19,6 +19,7 @@ ORGS_DIR = CORPUS_DIR / "orgs"
 TOPICS_DIR = CORPUS_DIR / "topics"
 GOLD_DIR = CORPUS_DIR / "gold"
 TOPIC_MODEL_PATH = MODELS_DIR / "topic-classifier.joblib"
+KIND_MODEL_PATH = MODELS_DIR / "kind-classifier.joblib"
 
 _lock = threading.Lock()
 

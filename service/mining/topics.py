@@ -92,9 +92,31 @@ def load_training_data(directory: Path | None = None) -> tuple[list[str], list[s
     return texts, labels
 
 
+def gold_clauses(splits: tuple[str, ...] = ("train",)) -> tuple[list[str], list[str]]:
+    """The sentence around each gold item of the labelled ``splits``, with the item's first topic."""
+    from service.mining.evaluate import load_labelled
+
+    texts: list[str] = []
+    labels: list[str] = []
+    for doc in load_labelled(splits=splits):
+        text = (resources.CORPUS_DIR / "samples" / doc.file).read_text(encoding="utf-8")
+        for item in doc.items:
+            k = text.find(item["key"])
+            if k < 0:
+                continue  # a key that differs from the text only in spacing or quote form
+            a = max(text.rfind(c, 0, k) for c in "。；！？\n") + 1
+            ends = [e for e in (text.find(c, k + len(item["key"])) for c in "。；！？\n") if e >= 0]
+            texts.append(text[a : min(ends) if ends else len(text)])
+            labels.append(item["topics"][0])
+    return texts, labels
+
+
 def train(path: Path | None = None) -> TopicClassifier:
-    """Train on corpus/topics and save to ``path`` (default models/build/topic-classifier.joblib)."""
+    """Train on corpus/topics plus the train split's gold clauses and save to ``path``
+    (default models/build/topic-classifier.joblib)."""
     texts, labels = load_training_data()
+    gold_texts, gold_labels = gold_clauses()
+    texts, labels = texts + gold_texts, labels + gold_labels
     clf = TopicClassifier().fit(texts, labels)
     clf.save(path or resources.TOPIC_MODEL_PATH)
     return clf

@@ -8,18 +8,19 @@ import time
 from pathlib import Path
 
 from service.mining import resources
-from service.mining.topics import load_training_data, train
+from service.mining.topics import gold_clauses, load_training_data, train
 
 
 def main(argv: list[str] | None = None) -> int:
     """Train and save; prints how many examples and where the model went."""
-    parser = argparse.ArgumentParser(description="训练主题分类器（corpus/topics → models/build）")
+    parser = argparse.ArgumentParser(description="训练主题分类器（corpus/topics 与 corpus/gold 的 train 划分 → models/build）")
     parser.add_argument("--out", type=Path, default=resources.TOPIC_MODEL_PATH)
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     texts, _ = load_training_data()
+    gold, _ = gold_clauses()
     train(args.out)
-    print(f"主题分类器已训练：{len(texts)} 条样本，{time.perf_counter() - t0:.1f} 秒，保存到 {args.out}")
+    print(f"主题分类器已训练：{len(texts)} 条手写样本 + {len(gold)} 条 train 标注句，{time.perf_counter() - t0:.1f} 秒，保存到 {args.out}")
     return 0
 
 

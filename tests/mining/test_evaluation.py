@@ -15,10 +15,12 @@ def _p(text: str, kind: str = "practice", orgs: list[str] | None = None, topic: 
 def test_a_source_belongs_to_one_split_and_every_file_has_gold():
     splits = {r["source"]: r["split"] for r in read_tsv(resources.GOLD_DIR / "splits.tsv")}
     assert set(splits.values()) <= {"train", "dev", "test"}
+    split_of_repo: dict[str, str] = {}
     for row in read_tsv(resources.GOLD_DIR / "documents.tsv"):
-        assert row["file"].split("__")[0] == row["source"], row["file"]
         assert row["source"] in splits, row["source"]
         assert (resources.CORPUS_DIR / "samples" / row["file"]).exists(), row["file"]
+        repo = row["file"].split("__")[0]  # the file prefix names the repository it came from
+        assert split_of_repo.setdefault(repo, splits[row["source"]]) == splits[row["source"]], repo
 
 
 def test_every_gold_key_stands_in_its_document_and_uses_the_taxonomy():
