@@ -75,7 +75,7 @@ def export_practices(
     today = date.today()
     title = f"{label}经验做法汇编" if label and len(label) <= 12 else export.DEFAULT_TITLE
     if fmt == "docx":
-        body = export.to_docx(practices, title=title, on=today)
+        body = export.to_docx(practices, title=title, on=today, ranked=bool(q.strip()) and not ids and group is None)
     elif fmt == "csv":
         body = export.to_csv(practices)
     else:

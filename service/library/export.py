@@ -252,8 +252,13 @@ def to_csv(practices: Sequence[ExportPractice]) -> bytes:
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
-def to_docx(practices: Sequence[ExportPractice], title: str = DEFAULT_TITLE, on: date | None = None) -> bytes:
+def to_docx(
+    practices: Sequence[ExportPractice], title: str = DEFAULT_TITLE, on: date | None = None, ranked: bool = False
+) -> bytes:
     """The 汇编: title, date, then 一、topic → （一）group → numbered practices with their source.
+
+    ``ranked`` (the export of a search) keeps the given order, best answer first, under one heading:
+    a reader looking for 学习制度 wants the best match on page one, not the topics in taxonomy order.
 
     Fonts, sizes and line pitch live in paragraph styles, so each run carries only its text
     (and bold for the practice's lead): Word shows the same, and thousands of practices stay fast.
@@ -269,7 +274,17 @@ def to_docx(practices: Sequence[ExportPractice], title: str = DEFAULT_TITLE, on:
     add(f"{on.year}年{on.month}月{on.day}日", STYLE_DATE)
     add(f"共收录经验做法{len(practices)}条。")
 
-    for t_index, (topic, groups) in enumerate(arrange(practices).items(), start=1):
+    if ranked:
+        add("检索结果（按相关度排序）", "Heading 1")
+        for number, p in enumerate(practices, start=1):
+            para = add()
+            para.add_run(f"{number}. {practice_heading(p)}。").bold = True
+            para.add_run(p.text)
+            add(f"{source_line(p)}　主题：{p.topic}", STYLE_SOURCE)
+        sections = {}
+    else:
+        sections = arrange(practices)
+    for t_index, (topic, groups) in enumerate(sections.items(), start=1):
         add(f"{cn_number(t_index)}、{topic}", "Heading 1")
         number = 0
         # A topic whose practices belong to no group needs no level-2 heading.

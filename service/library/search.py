@@ -153,13 +153,16 @@ class RankerWeights:
     coverage_depth: int = 3
     max_df: float = 0.05  # in libraries past 40k practices, terms in more than this share are not looked up  # also append the expansions to the text the model embeds
     use_grams: bool = True
-    # Relevance floor: a hit answers the query when its words and context hold this share of the query's
-    # IDF mass, or it holds a synonym expansion, or its vector is within ``floor_margin`` of the best and
-    # above ``floor_cosine``. Calibrated on the dev queries (``jingyan eval-search --floor``).
+    # Relevance floor: a hit answers the query when its words and context hold ``floor_coverage`` of the
+    # query's IDF mass (or some of it and a synonym expansion), or it is among the synonym ranker's first
+    # ``floor_synonym_depth``, or its vector is within ``floor_margin`` of the best and above ``floor_cosine``
+    # (the nearest ``floor_vector_max`` of those at most). Calibrated on the dev queries (``jingyan eval-search --floor``).
     floor: bool = True
     floor_coverage: float = 0.6
-    floor_margin: float = 0.04
+    floor_margin: float = 0.03
     floor_cosine: float = 0.84
+    floor_synonym_depth: int = 10
+    floor_vector_max: int = 20
 
 
 FACETS = ("topic", "org", "year", "kind", "doc_kind")
@@ -299,10 +302,12 @@ class PracticeIndex:
             stats = self._stats(conn, "practice_words", plan.words, n)
             ranking = self._fts(conn, "practice_words", stats.searchable(w.max_df), where, params, bm25_weights)
             lists.append((w.words * self._trust(conn, stats, ranking), ranking))
+        synonym_hits: list[int] = []
         if plan.expanded_words and w.expansion > 0:
             stats = self._stats(conn, "practice_words", plan.words + plan.expanded_words, n)
             ranking = self._fts(conn, "practice_words", stats.searchable(w.max_df), where, params, bm25_weights)
             lists.append((w.expansion, ranking))
+            synonym_hits = ranking[: w.floor_synonym_depth]
         if w.use_grams and plan.grams and w.grams > 0:
             stats = self._stats(conn, "practice_grams", plan.grams, n)
             ranking = self._fts(conn, "practice_grams", stats.searchable(w.max_df), where, params, (1.0,))
@@ -319,11 +324,17 @@ class PracticeIndex:
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
         if not w.floor:
             return ranked
-        answers = self._answers(conn, plan, [pid for pid, _ in ranked], cosines, n)
+        answers = self._answers(conn, plan, [pid for pid, _ in ranked], cosines, n, synonym_hits)
         return [(pid, score) for pid, score in ranked if pid in answers]
 
     def _answers(
-        self, conn: sqlite3.Connection, plan: QueryPlan, ids: list[int], cosines: dict[int, float], n: int
+        self,
+        conn: sqlite3.Connection,
+        plan: QueryPlan,
+        ids: list[int],
+        cosines: dict[int, float],
+        n: int,
+        synonym_hits: list[int],
     ) -> set[int]:
         """The hits that answer the query (see ``RankerWeights.floor``): fused rankings reach every practice
         that shares one common word or sits anywhere in the vector space, and a count of those means nothing."""
@@ -332,12 +343,15 @@ class PracticeIndex:
         if cosines:
             top = max(cosines.values())
             bar = max(w.floor_cosine, top - w.floor_margin)
-            keep.update(pid for pid, c in cosines.items() if c >= bar)
+            near = [pid for pid, c in sorted(cosines.items(), key=lambda kv: -kv[1]) if c >= bar]
+            keep.update(near[: w.floor_vector_max])  # e5 cosines crowd together: meaning alone vouches for few
+        # the best few of the synonym ranker: hits that hold a concept the query names in other words
+        expansions = set(plan.expanded_words)
+        keep.update(synonym_hits)
         idf = self._stats(conn, "practice_words", plan.words, n).idf() if plan.words else {}
         total = sum(idf.values())
-        expansions = set(plan.expanded_words)
         rest = [pid for pid in ids if pid not in keep]
-        if not rest or (not total and not expansions):
+        if not rest or not total:
             return keep
         for pid, body in conn.execute(
             "SELECT rowid, body || ' ' || context FROM practice_words WHERE rowid IN (SELECT value FROM json_each(?))",
@@ -345,7 +359,7 @@ class PracticeIndex:
         ):
             have = set(body.split())
             covered = sum(v for t, v in idf.items() if t in have) / total if total else 0.0
-            if covered >= w.floor_coverage or not expansions.isdisjoint(have):
+            if covered >= w.floor_coverage or (covered >= w.floor_coverage / 2 and not expansions.isdisjoint(have)):
                 keep.add(pid)
         return keep
 

@@ -20,6 +20,7 @@ from service.mining.text import (
     comma_clauses,
     is_heading_line,
     is_subtitle_line,
+    measure_clauses,
     split_sentences,
     sub_segment,
     to_simplified,
@@ -358,7 +359,7 @@ class Extractor:
             summary = nxt.startswith(("如", "例如", "比如"))
             # A very short first sentence followed by more is an inline heading (加大人才引进力度。).
             lead_in = si == 0 and len(sentences) > 1 and len(st.rstrip("。：:")) <= 14 and not cues.has_typed_name(st)
-            for piece, mentions, person in self._pieces(sent, ctx):
+            for piece, mentions, person, later in self._pieces(sent, ctx):
                 pt = piece.text
                 specific = [m for m in mentions if not m.generic]
                 rule, reason = self._rule(
@@ -369,11 +370,14 @@ class Extractor:
                     rule, reason, directive_mode=directive_mode, meeting_mode=meeting_mode, speech=ctx.is_speech,
                     own_section=own_section, story=story, summary=summary, lead_in=lead_in, person=person,
                     specific=bool(specific), mentioned=bool(mentions), first=si == 0, in_section=bool(blk.path),
-                    speaker_section=bool(ctx.section_actor), text=pt,
+                    speaker_section=bool(ctx.section_actor), later=later, text=pt,
                 )
                 if ctx.collected is not None:
                     ctx.collected.append((pt, feats))
                 kind = self.kinds.decide(pt, feats) if self.kinds is not None else rule
+                if kind == "practice" and directive_mode:
+                    # a plan or opinions section reports nothing done: only the rules' directives stand
+                    kind = "directive" if rule == "directive" else None
                 if kind is None:
                     continue
                 if kind == "directive":
@@ -455,11 +459,21 @@ class Extractor:
             return subject
         return name
 
-    def _pieces(self, sent: Segment, ctx: _Context) -> list[tuple[Segment, list[Mention], bool]]:
-        """One sentence → one piece per unit clause when several units act in it, else itself.
+    def _pieces(self, sent: Segment, ctx: _Context) -> list[tuple[Segment, list[Mention], bool, bool]]:
+        """One sentence → one piece per listed measure of each acting unit.
 
-        The flag says a person, not a unit, opens the sentence.
+        The sentence is first cut where a new unit acts, then where a new measure opens (``…，组织…、
+        参观…``). The first flag says a person, not a unit, opens the sentence; the second marks a
+        measure after the first one of its unit's clause.
         """
+        out: list[tuple[Segment, list[Mention], bool, bool]] = []
+        for piece, mentions, person in self._unit_pieces(sent, ctx):
+            for j, part in enumerate(measure_clauses(piece, _opens_measure, _ends_on_verb)):
+                out.append((part, mentions, person, j > 0))
+        return out
+
+    def _unit_pieces(self, sent: Segment, ctx: _Context) -> list[tuple[Segment, list[Mention], bool]]:
+        """One sentence → one piece per unit clause when several units act in it, else itself."""
         clauses = comma_clauses(sent)
         found: list[tuple[int, list[Mention]]] = []
         person = False
@@ -578,6 +592,19 @@ class Extractor:
                 )
             )
         return out
+
+
+def _opens_measure(text: str) -> bool:
+    """Whether a listed part opens with a measure's verb (组织…, 参观…, 将…纳入…)."""
+    return bool(cues.VERB_RE.match(text) or cues.TAKE_AS_RE.match(text))
+
+
+_VERB_AT_END_RE = re.compile(f"(?:{cues.VERB_RE.pattern})$")
+
+
+def _ends_on_verb(text: str) -> bool:
+    """``…组建`` in ``组建、改建基层党组织``: the verb waits for the object after the next verb."""
+    return bool(_VERB_AT_END_RE.search(text))
 
 
 def _split_at_meeting_cue(sentences: list[Segment]) -> list[Segment]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -119,6 +120,40 @@ def comma_clauses(seg: Segment) -> list[Segment]:
     if start < len(text):
         out.append(Segment(text[start:], seg.start + start, seg.end))
     return out
+
+
+# Words that may stand between a comma and the verb of the next measure (，并组织…，还定期开展…).
+_MEASURE_LEAD = re.compile(
+    r"^(?:并且|同时|并|还|又|再|也|先后|相继|积极|认真|深入|广泛|大力|全面|定期|不定期|每月|每季度|每年|每周|及时|扎实|主动|创新|率先)*"
+)
+
+
+def measure_clauses(
+    seg: Segment, starts_measure: Callable[[str], bool], shares_object: Callable[[str], bool]
+) -> list[Segment]:
+    """Split a clause at ``，`` and ``、`` (outside quotations) where the next part opens a measure of its
+    own (``starts_measure`` on its text after a connective): one listed measure, one clause. A part
+    that ends on its verb (``shares_object``) shares the next part's object and stays with it."""
+    out: list[Segment] = []
+    depth = 0
+    start = 0
+    text = seg.text
+    for i, ch in enumerate(text):
+        if ch in OPEN_QUOTES:
+            depth += 1
+        elif ch in CLOSE_QUOTES:
+            depth = max(0, depth - 1)
+        elif ch in "，,、" and depth == 0 and i - start >= 4:
+            if ch == "、" and shares_object(text[start:i]):
+                continue  # 组建、改建基层党组织: two verbs of one measure
+            rest = text[i + 1 :]
+            lead = _MEASURE_LEAD.match(rest)
+            if starts_measure(rest[lead.end() if lead else 0 :]):
+                out.append(Segment(text[start:i], seg.start + start, seg.start + i))
+                start = i + 1
+    if start < len(text):
+        out.append(Segment(text[start:], seg.start + start, seg.end))
+    return [sub_segment(seg, s.start, s.end) for s in out if s.text.strip()]
 
 
 def sub_segment(seg: Segment, start: int, end: int) -> Segment:

@@ -49,3 +49,21 @@ def test_search_results_and_chosen_practices_download_as_csv_and_json(app_client
     assert wrong.status_code == 422 and "docx" in wrong.json()["detail"]
     missing = client.get("/api/export", params={"ids": "999999"})
     assert missing.status_code == 404 and "没有符合条件" in missing.json()["detail"]
+
+
+def test_a_search_exports_its_answers_best_first_and_only_those(app_client):
+    client = app_client
+    upload(client, SEED.name, SEED.read_bytes())
+    found = client.get("/api/search", params={"q": "学习制度", "limit": 100}).json()
+    assert 0 < found["total"] < 40  # the count means answers, not every practice sharing a word
+    best = found["results"][0]["practice"]["text"]
+
+    response = client.get("/api/export", params={"format": "docx", "q": "学习制度"})
+    assert response.status_code == 200, response.text
+    doc = docx.Document(io.BytesIO(response.content))
+    headings = [p.text for p in doc.paragraphs if p.style.name == "Heading 1"]
+    assert headings == ["检索结果（按相关度排序）"]
+    entries = [p.text for p in doc.paragraphs if p.text[:1].isdigit() and ". " in p.text[:5]]
+    assert len(entries) == found["total"]
+    assert best in entries[0]
+    assert any("日读一文" in e for e in entries[:3])
