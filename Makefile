@@ -3,6 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 TOPIC_MODEL := models/build/topic-classifier.joblib
+KIND_MODEL  := models/build/kind-classifier.joblib
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
@@ -20,11 +21,15 @@ setup: $(STAMP) model
 system:
 	bash scripts/install-system.sh
 
-# Retrained only when its labelled data or code changes.
-$(TOPIC_MODEL): $(STAMP) $(wildcard corpus/topics/*) service/mining/topics.py service/mining/train_topics.py
+# Retrained only when their labelled data or code change. The kind classifier learns from what the
+# rule extractor makes of the train split, so any mining code or data change retrains it.
+$(TOPIC_MODEL): $(STAMP) $(wildcard corpus/topics/*) $(wildcard corpus/gold/*) service/mining/topics.py service/mining/train_topics.py
 	$(PY) -m service.mining.train_topics
 
-model: $(STAMP) $(TOPIC_MODEL)
+$(KIND_MODEL): $(TOPIC_MODEL) $(wildcard corpus/gold/*) $(wildcard corpus/orgs/*) corpus/dict/party_terms.txt $(wildcard service/mining/*.py)
+	$(PY) -m service.mining.train_kinds
+
+model: $(STAMP) $(TOPIC_MODEL) $(KIND_MODEL)
 	$(PY) -m models.build
 
 run: system setup

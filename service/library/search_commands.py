@@ -83,10 +83,10 @@ def _print_floor(conn, embedder, queries) -> None:  # noqa: ANN001
     for row in evaluate_floor(conn, embedder, queries):
         st = row["setting"]
         name = ("不设下限" if st.get("floor") is False else
-                f"覆盖 {st['floor_coverage']:.2f} 余量 {st['floor_margin']:.2f} 余弦 {st['floor_cosine']:.2f}")
+                f"余量 {st['floor_margin']:.2f} 余弦 {st['floor_cosine']:.2f} 向量至多 {st['floor_vector_max']}")
         is_default = st.get("floor") is not False and (
-            st["floor_coverage"], st["floor_margin"], st["floor_cosine"]) == (
-            default.floor_coverage, default.floor_margin, default.floor_cosine)
+            st["floor_margin"], st["floor_cosine"], st["floor_vector_max"]) == (
+            default.floor_margin, default.floor_cosine, default.floor_vector_max)
         cells = "  ".join(f"{k} {v['results']:6.1f} 条 保留 {v['kept']:.3f}" for k, v in row.items() if k != "setting")
         print(f"  {name:<28}{cells}{'  ←默认' if is_default else ''}")
 
@@ -98,13 +98,17 @@ def _print_grouping(conn, db: Path) -> None:
 
     default = PracticeGrouper()
     thresholds = [round(default.threshold + d, 2) for d in (-0.03, -0.02, -0.01, 0.0, 0.01, 0.02, 0.03)]
-    print(f"做法分组（{default.linkage} 连接，整体重建）：阈值 × 关键词权重 → 成对精确率/召回率/F1")
-    for row in evaluate_grouping(conn, thresholds, [0.0, default.keyword_weight]):
-        mark = " ←默认" if (row["threshold"], row["keyword_weight"]) == (default.threshold, default.keyword_weight) else ""
-        print(f"  阈值 {row['threshold']:.2f}  关键词 {row['keyword_weight']:.2f}  P {row['precision']:.3f}  "
-              f"R {row['recall']:.3f}  F1 {row['f1']:.3f}  组数 {row['groups']}（多成员 {row['multi']}）{mark}")
-    inc = evaluate_incremental(db, default.threshold, default.keyword_weight)
-    print(f"逐篇入库（assign，默认参数）：P {inc['precision']:.3f}  R {inc['recall']:.3f}  F1 {inc['f1']:.3f}")
+    for split, sweep in (("train", True), ("heldout", False)):
+        # the threshold sweep is read on train groups only; held-out groups are scored at the default
+        print(f"做法分组 {split}（{default.linkage} 连接，整体重建）：阈值 × 关键词权重 → 成对精确率/召回率/F1")
+        grid = thresholds if sweep else [default.threshold]
+        weights = [0.0, default.keyword_weight] if sweep else [default.keyword_weight]
+        for row in evaluate_grouping(conn, grid, weights, split=split):
+            mark = " ←默认" if (row["threshold"], row["keyword_weight"]) == (default.threshold, default.keyword_weight) else ""
+            print(f"  阈值 {row['threshold']:.2f}  关键词 {row['keyword_weight']:.2f}  P {row['precision']:.3f}  "
+                  f"R {row['recall']:.3f}  F1 {row['f1']:.3f}  组数 {row['groups']}（多成员 {row['multi']}）{mark}")
+        inc = evaluate_incremental(db, default.threshold, default.keyword_weight, split=split)
+        print(f"  逐篇入库（assign，默认参数）：P {inc['precision']:.3f}  R {inc['recall']:.3f}  F1 {inc['f1']:.3f}")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -32,7 +32,6 @@ from service.library.search import IndexedPractice, PracticeIndex, SearchFilters
 
 SAMPLES = REPO_ROOT / "corpus" / "samples"
 QUERIES = REPO_ROOT / "corpus" / "queries" / "queries.jsonl"
-EVAL_PREFIXES = ("seed__", "pb-lotjol__", "zhdj-zhongtiao__", "hust-partygov__")
 
 # A sentence ends after 。！？； and any closing quotes or brackets that follow it.
 _SENTENCE_END = re.compile(r"(?:(?<=[。！？；!?;])(?![”’」』）)\"'])|(?<=[。！？；!?;][”’」』）)\"']))")
@@ -56,8 +55,10 @@ class Entry:
 
 
 def eval_files() -> list[Path]:
-    """The sample documents the labelled queries are written over."""
-    return sorted(p for p in SAMPLES.glob("*.txt") if p.name.startswith(EVAL_PREFIXES))
+    """Every labelled sample document: the queries' and the groups' documents, with the others as distractors."""
+    from service.mining.evaluate import load_labelled
+
+    return [d.path for d in load_labelled()]
 
 
 def clause_entries(doc: Document, min_chars: int = 8) -> list[Entry]:
@@ -306,8 +307,8 @@ def format_ablations(rows: list[tuple[str, dict]]) -> str:
 GROUPS = REPO_ROOT / "corpus" / "queries" / "groups.jsonl"
 
 
-def labelled_members(conn: sqlite3.Connection, path: Path = GROUPS) -> dict[int, str]:
-    """Practice id → gold group label, for every labelled member found in the library."""
+def labelled_members(conn: sqlite3.Connection, path: Path = GROUPS, split: str | None = None) -> dict[int, str]:
+    """Practice id → gold group label, for every labelled member (of ``split``) found in the library."""
     rows = conn.execute("SELECT p.id, d.filename, p.text FROM practices p JOIN documents d ON d.id = p.document_id")
     rows = rows.fetchall()
     gold: dict[int, str] = {}
@@ -315,6 +316,8 @@ def labelled_members(conn: sqlite3.Connection, path: Path = GROUPS) -> dict[int,
         if not line.strip():
             continue
         group = json.loads(line)
+        if split is not None and group.get("split") != split:
+            continue
         for m in group["members"]:
             for pid, filename, text in rows:
                 if filename == m["file"] and m["phrase"] in text:
@@ -340,12 +343,13 @@ def pair_scores(gold: dict[int, str], predicted: dict[int, int]) -> dict[str, fl
 
 
 def evaluate_grouping(
-    conn: sqlite3.Connection, thresholds: list[float], keyword_weights: list[float]
+    conn: sqlite3.Connection, thresholds: list[float], keyword_weights: list[float], split: str | None = None
 ) -> list[dict[str, float]]:
-    """Cluster the whole library at each setting (``rebuild``'s algorithm, nothing written) and score it."""
+    """Cluster the whole library at each setting (``rebuild``'s algorithm, nothing written) and score it
+    on the labelled groups of ``split``."""
     from service.library.groups import PracticeGrouper, _sources, _vectors, _words
 
-    gold = labelled_members(conn)
+    gold = labelled_members(conn, split=split)
     ids = [r[0] for r in conn.execute("SELECT practice_id FROM practice_vectors ORDER BY practice_id")]
     vectors = _vectors(conn, ids)
     words = _words(conn, ids)
@@ -364,7 +368,9 @@ def evaluate_grouping(
     return out
 
 
-def evaluate_incremental(conn_path: Path, threshold: float, keyword_weight: float) -> dict[str, float]:
+def evaluate_incremental(
+    conn_path: Path, threshold: float, keyword_weight: float, split: str | None = None
+) -> dict[str, float]:
     """Score ``assign`` as ingestion uses it: documents arrive one by one into an empty grouping."""
     from service.library.groups import PracticeGrouper
 
@@ -381,15 +387,15 @@ def evaluate_incremental(conn_path: Path, threshold: float, keyword_weight: floa
             ids = [r[0] for r in conn.execute("SELECT id FROM practices WHERE document_id = ? ORDER BY id", (doc,))]
             grouper.assign(conn, ids)
         predicted = {r[0]: r[1] for r in conn.execute("SELECT id, group_id FROM practices")}
-        scores = pair_scores(labelled_members(conn), predicted)
+        scores = pair_scores(labelled_members(conn, split=split), predicted)
         conn.close()
     return scores
 
 
 FLOOR_GRID = [
     {"floor": False},
-    *({"floor_coverage": c, "floor_margin": m, "floor_cosine": a}
-      for c in (0.5, 0.6, 0.75) for m in (0.02, 0.03, 0.04, 0.06) for a in (0.82, 0.84, 0.86)),
+    *({"floor_margin": m, "floor_cosine": a, "floor_vector_max": k}
+      for m in (0.02, 0.03, 0.04) for a in (0.84, 0.86) for k in (10, 20, 40)),
 ]
 
 

@@ -128,13 +128,22 @@ def match(gold: list[dict], predicted: list[Practice], file: str = "", split: st
 
 @dataclass
 class LabelledDocument:
-    """One labelled file of corpus/samples with its split, genre and gold items."""
+    """One labelled file with its split, genre and gold items.
+
+    The file lives in corpus/samples (the sample library loaded on first start) or corpus/labelled
+    (documents kept for training and measurement only).
+    """
 
     file: str
     source: str
     split: str
     genre: str
     items: list[dict]
+
+    @property
+    def path(self) -> Path:
+        labelled = resources.CORPUS_DIR / "labelled" / self.file
+        return labelled if labelled.exists() else resources.CORPUS_DIR / "samples" / self.file
 
 
 def read_tsv(path: Path) -> list[dict[str, str]]:
@@ -167,14 +176,12 @@ def load_labelled(gold_dir: Path | None = None, splits: Iterable[str] = SPLITS) 
 def evaluate(
     parse: Callable[[Path], Document],
     extract: Callable[[Document], list[Practice]],
-    samples_dir: Path | None = None,
     gold_dir: Path | None = None,
     splits: Iterable[str] = SPLITS,
 ) -> list[DocScore]:
-    """Score every labelled document of ``splits``; ``parse`` turns a sample path into a Document."""
-    samples_dir = samples_dir or resources.CORPUS_DIR / "samples"
+    """Score every labelled document of ``splits``; ``parse`` turns a document path into a Document."""
     out = []
     for doc in load_labelled(gold_dir, splits):
-        document = parse(samples_dir / doc.file)
+        document = parse(doc.path)
         out.append(match(doc.items, extract(document), doc.file, doc.split, doc.genre))
     return out

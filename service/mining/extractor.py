@@ -50,6 +50,8 @@ SPEAKER_LINE_RE = re.compile(
     r"[\s　·]*(?P<name>[\u4e00-\u9fffXＸ×*]{2,4})?[）)】]?$"
 )
 HEADING_UNIT_RE = re.compile(r"^[（(【]?(?P<unit>[\u4e00-\u9fffXＸ×*]{2,24}?)[）)】]?[：:]")
+# How a report names its own body without its proper name: 医院党委, 集团公司党委, 学校, 该院.
+SELF_NAME_RE = re.compile(r"(?:该|本|我|全)?(?:医院|院|学校|校|学院|公司|集团公司|集团|单位|中心)(?:党委|党总支|党支部|党组)?")
 STORY_LEDE_RE = re.compile(r"^(?:近日|日前|如今|眼下|走进|来到|记者|笔者)")
 GENERIC_LEADS = ("各", "部分", "全体", "广大", "有关", "相关", "一些", "有的")
 
@@ -452,9 +454,12 @@ class Extractor:
         return kind, "rule"
 
     def _as_subject(self, name: str, ctx: _Context) -> str:
-        """Province dropped; a longer spelling of the document's subject becomes the subject."""
+        """Province dropped; a longer spelling of the document's subject becomes the subject, and so does
+        the body's own generic name for itself (医院党委, 集团公司党委 in a report about that hospital or group)."""
         name = self.finder.strip_province(name)
         subject = ctx.subject
+        if subject and SELF_NAME_RE.fullmatch(name):
+            return subject
         if subject and subject.endswith(("市", "县", "区", "州", "旗")) and name != subject and name.endswith(subject):
             return subject
         return name

@@ -152,6 +152,7 @@ class OrgFinder:
                 or (flag.startswith("v") and nxt.startswith(UNIT_HEADS) and bool(run))
                 # an idiom naming a service body (县心连心服务中心): kept when a unit word follows at once
                 or (flag in {"i", "l"} and bool(run) and k + 1 < len(tokens)
+                    and (run[-1][0] in self.level_prefixes or run[-1][1].startswith("ns"))
                     and self._is_unit_token((tokens[k + 1][0], tokens[k + 1][1], 0)))
                 or (flag.startswith("v") and self._unit_ahead(tokens, k) and not cues.VERB_RE.fullmatch(word))
             )

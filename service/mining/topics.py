@@ -99,7 +99,7 @@ def gold_clauses(splits: tuple[str, ...] = ("train",)) -> tuple[list[str], list[
     texts: list[str] = []
     labels: list[str] = []
     for doc in load_labelled(splits=splits):
-        text = (resources.CORPUS_DIR / "samples" / doc.file).read_text(encoding="utf-8")
+        text = doc.path.read_text(encoding="utf-8")
         for item in doc.items:
             k = text.find(item["key"])
             if k < 0:

@@ -30,7 +30,7 @@ def training_examples(splits: tuple[str, ...] = ("train",)) -> tuple[list[str], 
     feats: list[dict] = []
     labels: list[str] = []
     for doc in load_labelled(splits=splits):
-        document = parse_file(resources.CORPUS_DIR / "samples" / doc.file)
+        document = parse_file(doc.path)
         for text, f in extractor.pieces(document):
             i = best_item(doc.items, text)
             if i is not None and doc.items[i].get("optional"):
