@@ -154,14 +154,12 @@ class RankerWeights:
     max_df: float = 0.05  # in libraries past 40k practices, terms in more than this share are not looked up  # also append the expansions to the text the model embeds
     use_grams: bool = True
     # Relevance floor: a hit answers the query when its words and context hold ``floor_coverage`` of the
-    # query's IDF mass (or some of it and a synonym expansion), or it is among the synonym ranker's first
-    # ``floor_synonym_depth``, or its vector is within ``floor_margin`` of the best and above ``floor_cosine``
-    # (the nearest ``floor_vector_max`` of those at most). Calibrated on the dev queries (``jingyan eval-search --floor``).
+    # query's IDF mass (a synonym standing for its trigger's words), or it is among the ``floor_vector_max``
+    # nearest of the library, within ``floor_margin`` of the best and above ``floor_cosine``. Calibrated on the dev queries (``jingyan eval-search --floor``).
     floor: bool = True
     floor_coverage: float = 0.6
     floor_margin: float = 0.03
     floor_cosine: float = 0.84
-    floor_synonym_depth: int = 10
     floor_vector_max: int = 20
 
 
@@ -302,20 +300,17 @@ class PracticeIndex:
             stats = self._stats(conn, "practice_words", plan.words, n)
             ranking = self._fts(conn, "practice_words", stats.searchable(w.max_df), where, params, bm25_weights)
             lists.append((w.words * self._trust(conn, stats, ranking), ranking))
-        synonym_hits: list[int] = []
         if plan.expanded_words and w.expansion > 0:
             stats = self._stats(conn, "practice_words", plan.words + plan.expanded_words, n)
             ranking = self._fts(conn, "practice_words", stats.searchable(w.max_df), where, params, bm25_weights)
             lists.append((w.expansion, ranking))
-            synonym_hits = ranking[: w.floor_synonym_depth]
         if w.use_grams and plan.grams and w.grams > 0:
             stats = self._stats(conn, "practice_grams", plan.grams, n)
             ranking = self._fts(conn, "practice_grams", stats.searchable(w.max_df), where, params, (1.0,))
             lists.append((w.grams * self._trust(conn, stats, ranking), ranking))
-        cosines: dict[int, float] = {}
+        vouched: set[int] = set()
         if pending is not None:
-            vector_ids, vector_scores = self._vector_ranking(conn, pending.result(), filters, where, params)
-            cosines = dict(zip(vector_ids, vector_scores, strict=True))
+            vector_ids, vouched = self._vector_ranking(conn, pending.result(), filters, where, params)
             lists.append((w.vectors, vector_ids))
         scores: dict[int, float] = {}
         for weight, ranking in lists:
@@ -324,42 +319,39 @@ class PracticeIndex:
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
         if not w.floor:
             return ranked
-        answers = self._answers(conn, plan, [pid for pid, _ in ranked], cosines, n, synonym_hits)
+        answers = self._answers(conn, plan, [pid for pid, _ in ranked], vouched, n)
         return [(pid, score) for pid, score in ranked if pid in answers]
 
-    def _answers(
-        self,
-        conn: sqlite3.Connection,
-        plan: QueryPlan,
-        ids: list[int],
-        cosines: dict[int, float],
-        n: int,
-        synonym_hits: list[int],
-    ) -> set[int]:
+    def _answers(self, conn: sqlite3.Connection, plan: QueryPlan, ids: list[int], vouched: set[int], n: int) -> set[int]:
         """The hits that answer the query (see ``RankerWeights.floor``): fused rankings reach every practice
-        that shares one common word or sits anywhere in the vector space, and a count of those means nothing."""
-        w = self.weights
-        keep: set[int] = set()
-        if cosines:
-            top = max(cosines.values())
-            bar = max(w.floor_cosine, top - w.floor_margin)
-            near = [pid for pid, c in sorted(cosines.items(), key=lambda kv: -kv[1]) if c >= bar]
-            keep.update(near[: w.floor_vector_max])  # e5 cosines crowd together: meaning alone vouches for few
-        # the best few of the synonym ranker: hits that hold a concept the query names in other words
-        expansions = set(plan.expanded_words)
-        keep.update(synonym_hits)
+        that shares one common word or sits anywhere in the vector space, and a count of those means nothing.
+
+        Every test is a property of the hit alone (its words, its rank among all practices by meaning), so
+        a filtered search answers with exactly the unfiltered answers that pass the filter."""
+        keep = {pid for pid in ids if pid in vouched}
         idf = self._stats(conn, "practice_words", plan.words, n).idf() if plan.words else {}
         total = sum(idf.values())
         rest = [pid for pid in ids if pid not in keep]
         if not rest or not total:
             return keep
+        # a synonym in the hit stands for the query words of its trigger (精文减会 covers 减负)
+        triggers = [
+            (set(tokenize.words(t)) | {t.lower()}, {e.lower() for e in more})
+            for t, more in self.synonyms.expansions.items()
+            if t in plan.query
+        ] if self.weights.expand else []
         for pid, body in conn.execute(
             "SELECT rowid, body || ' ' || context FROM practice_words WHERE rowid IN (SELECT value FROM json_each(?))",
             (json.dumps(rest),),
         ):
-            have = set(body.split())
-            covered = sum(v for t, v in idf.items() if t in have) / total if total else 0.0
-            if covered >= w.floor_coverage or (covered >= w.floor_coverage / 2 and not expansions.isdisjoint(have)):
+            tokens = set(body.split())
+            # a query word inside a longer indexed word counts (报到 in 吹哨报到), whatever pieces the
+            # segmenter emitted for that word when the practice was indexed
+            have = {t for t in idf if t in body}
+            for words, more in triggers:
+                if not more.isdisjoint(tokens):
+                    have |= words
+            if sum(v for t, v in idf.items() if t in have) / total >= self.weights.floor_coverage:
                 keep.add(pid)
         return keep
 
@@ -454,16 +446,25 @@ class PracticeIndex:
 
     def _vector_ranking(
         self, conn: sqlite3.Connection, query_vec: np.ndarray, filters: SearchFilters, where: str, params: list[Any]
-    ) -> tuple[list[int], list[float]]:
-        """The ``depth`` nearest practices and their cosines, best first."""
+    ) -> tuple[list[int], set[int]]:
+        """The ``depth`` nearest practices within the filters, best first, and the practices whose meaning
+        alone answers the query: among the ``floor_vector_max`` nearest of the whole library, within
+        ``floor_margin`` of the best and above ``floor_cosine`` (e5 cosines crowd together)."""
+        w = self.weights
         vm = self.vectors.matrix(conn)
         if not len(vm):
-            return [], []
+            return [], set()
         scores = vm.matrix @ query_vec
+        vouched: set[int] = set()
+        if w.floor:
+            near, near_scores = _top_ids(vm.ids, scores, w.floor_vector_max)
+            bar = max(w.floor_cosine, near_scores[0] - w.floor_margin) if near_scores else 1.0
+            vouched = {pid for pid, c in zip(near, near_scores, strict=True) if c >= bar}
         if not filters.is_empty():
             allowed = _filtered_ids(conn, where, params)
             scores = np.where(np.isin(vm.ids, allowed), scores, -np.inf)
-        return _top_ids(vm.ids, scores, self.weights.depth)
+        ids, _ = _top_ids(vm.ids, scores, w.depth)
+        return ids, vouched
 
     def similar(
         self, conn: sqlite3.Connection, practice_id: int, limit: int = 10, other_documents: bool = True

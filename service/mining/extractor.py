@@ -77,7 +77,24 @@ class _Context:
     default_actor: str | None = None
     section_actor: str | None = None  # the unit of the current speaker's section in a digest
     candidates: list[_Candidate] = field(default_factory=list)
+    pending: list[_Pending] = field(default_factory=list)  # clauses weighed, kinds decided per document
     collected: list[tuple[str, dict[str, object]]] | None = None  # every piece and its features, for training
+
+
+@dataclass
+class _Pending:
+    """A clause the walk weighed, waiting for its kind: the rules' verdict and the classifier's features."""
+
+    seg: Segment
+    mentions: list[Mention]
+    specific: list[Mention]
+    rule: str | None
+    feats: dict[str, object]
+    directive_mode: bool
+    section: list[str]
+    heading: str
+    actor: list[str]
+    paragraph: int
 
 
 @dataclass
@@ -130,6 +147,7 @@ class Extractor:
         blocks = self._blocks(document, simp)
         ctx = self._context(document, simp, blocks)
         self._walk(blocks, ctx)
+        self._decide(ctx)
         return self._finish(ctx, text)
 
     def pieces(self, document: Document) -> list[tuple[str, dict[str, object]]]:
@@ -346,7 +364,6 @@ class Extractor:
         self, blk: _Block, ctx: _Context, directive_mode: bool, subheading: str = "", own_section: bool = False
     ) -> None:
         meeting_mode = False
-        last_actor: list[str] = []
         heading = blk.path[-1] if blk.path else subheading
         sentences = _split_at_meeting_cue(_merge_continuations(split_sentences(blk.seg.text, blk.seg.start)))
         # A paragraph opening with a date, a scene or a quotation tells a story (the news lede).
@@ -376,26 +393,46 @@ class Extractor:
                 )
                 if ctx.collected is not None:
                     ctx.collected.append((pt, feats))
-                kind = self.kinds.decide(pt, feats) if self.kinds is not None else rule
-                if kind == "practice" and directive_mode:
-                    # a plan or opinions section reports nothing done: only the rules' directives stand
-                    kind = "directive" if rule == "directive" else None
-                if kind is None:
-                    continue
-                if kind == "directive":
-                    # units named in a directive are its addressees; it belongs to whoever issues it
-                    orgs = self._actor(ctx)
-                elif specific:
-                    orgs = _dedupe([self._as_subject(m.name, ctx) for m in specific])
-                    last_actor = orgs
-                elif mentions and last_actor and any(a.endswith(mentions[0].text) for a in last_actor):
-                    orgs = list(last_actor)
-                else:
-                    orgs = self._actor(ctx)
-                conf = self._confidence(pt, kind, bool(specific), mentions)
-                if self.kinds is None and conf < self.min_confidence:
-                    continue
-                ctx.candidates.append(_Candidate(piece, kind, specific, orgs, blk.path, heading, conf))
+                ctx.pending.append(
+                    _Pending(piece, mentions, specific, rule, feats, directive_mode, blk.path, heading,
+                             self._actor(ctx), id(blk))
+                )
+
+    def _decide(self, ctx: _Context) -> None:
+        """Kinds for every weighed clause at once (one classifier call per document), then units.
+
+        A clause naming no unit but repeating the tail of the last acting unit's name (该局, 局党组)
+        inherits that unit, within one paragraph.
+        """
+        pending = ctx.pending
+        if not pending:
+            return
+        if self.kinds is not None:
+            kinds = self.kinds.decide_many([p.seg.text for p in pending], [p.feats for p in pending])
+        else:
+            kinds = [p.rule for p in pending]
+        last_actor: list[str] = []
+        paragraph = None
+        for p, kind in zip(pending, kinds, strict=True):
+            if p.paragraph != paragraph:
+                paragraph, last_actor = p.paragraph, []
+            if kind == "practice" and p.directive_mode:
+                # a plan or opinions section reports nothing done: only the rules' directives stand
+                kind = "directive" if p.rule == "directive" else None
+            if kind is None:
+                continue
+            if kind == "directive":
+                # units named in a directive are its addressees; it belongs to whoever issues it
+                orgs = list(p.actor)
+            elif p.specific:
+                orgs = _dedupe([self._as_subject(m.name, ctx) for m in p.specific])
+                last_actor = orgs
+            elif p.mentions and last_actor and any(a.endswith(p.mentions[0].text) for a in last_actor):
+                orgs = list(last_actor)
+            else:
+                orgs = list(p.actor)
+            conf = self._confidence(p.seg.text, kind, bool(p.specific), p.mentions)
+            ctx.candidates.append(_Candidate(p.seg, kind, p.specific, orgs, p.section, p.heading, conf))
 
     def _rule(
         self,
@@ -599,9 +636,14 @@ class Extractor:
         return out
 
 
+# Verbs that open an aim or an elaboration of the measure before them (…，推动小事在小区化解), not a new one.
+_AIM_VERBS = frozenset("推动 推进 加强 强化 深化 落实 实现 优化 用好 抓好 做好 抓实 规范 聚焦 围绕 针对 统筹 构建 用活 织密 畅通 拓展 构筑 明确 形成 利用 依托 运用 采取 进行 发动".split())
+
+
 def _opens_measure(text: str) -> bool:
-    """Whether a listed part opens with a measure's verb (组织…, 参观…, 将…纳入…)."""
-    return bool(cues.VERB_RE.match(text) or cues.TAKE_AS_RE.match(text))
+    """Whether a listed part opens with a measure's own verb (组织…, 参观…, 将…纳入…), not an aim's."""
+    m = cues.VERB_RE.match(text)
+    return bool((m and m.group() not in _AIM_VERBS) or cues.TAKE_AS_RE.match(text))
 
 
 _VERB_AT_END_RE = re.compile(f"(?:{cues.VERB_RE.pattern})$")

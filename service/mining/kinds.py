@@ -24,6 +24,12 @@ FUTURE_RE = re.compile(r"将|计划|拟|下一步|今后|接下来|下阶段")
 SAID_RE = re.compile(r"表示|指出|强调|认为|介绍|说|提出|希望|要求")
 HONOUR_RE = re.compile(r"获得|荣获|获评|被评为|授予|入选")
 MEETING_RE = re.compile(r"会议|大会|召开|主持|出席|参加")
+# A news story's scene: a delegation's visit, who spoke about what, the date of the event.
+VISIT_RE = re.compile(r"一行|来访|莅临|陪同|考察|到访|座谈|交流|调研")
+TALK_RE = re.compile(r"介绍|致辞|发言|讲话|解读|讲解|阐释|阐述|宣布|宣读|作了|作题为|汇报")
+DATE_RE = re.compile(r"\d{1,2}月\d{1,2}日|\d{4}年\d{1,2}月|上午|下午|当天|近日|日前")
+# A general aim (深化…改革, 提升…水平) rather than a concrete measure
+GOAL_RE = re.compile(r"^(?:积极|持续|不断|全面|切实|进一步|着力)?(?:推进|深化|提升|提高|加强|强化|推动|促进|完善|增强)")
 
 
 def features(rule: str | None, reason: str, text: str, **flags: bool) -> dict[str, Any]:
@@ -53,6 +59,10 @@ def features(rule: str | None, reason: str, text: str, **flags: bool) -> dict[st
         "said": bool(SAID_RE.search(text)),
         "honour": bool(HONOUR_RE.search(text)),
         "meeting": bool(MEETING_RE.search(text)),
+        "visit": bool(VISIT_RE.search(text)),
+        "talk": bool(TALK_RE.search(text)),
+        "dated_anywhere": bool(DATE_RE.search(text[:20])),
+        "plain_goal": bool(GOAL_RE.search(text)) and not cues.QUOTE_RE.search(text),
     }
     out.update({k: bool(v) for k, v in flags.items()})
     if out.get("speech"):
@@ -73,8 +83,8 @@ class KindClassifier:
         clf.save(path); KindClassifier.load(path)
     """
 
-    def __init__(self, head_chars: int = 40, ngram_range: tuple[int, int] = (1, 2), C: float = 1.0,
-                 class_weight: str | None = "balanced", threshold: float = 0.3, max_iter: int = 3000) -> None:
+    def __init__(self, head_chars: int = 40, ngram_range: tuple[int, int] = (1, 2), C: float = 3.0,
+                 class_weight: str | None = "balanced", threshold: float = 0.35, max_iter: int = 3000) -> None:
         self.head_chars = head_chars
         self.ngram_range = ngram_range
         self.C = C
@@ -112,13 +122,25 @@ class KindClassifier:
 
     def decide(self, text: str, feats: dict[str, Any]) -> str | None:
         """The clause's kind, or None when it states neither a practice nor a directive."""
-        row = dict(zip(self.classes, self.predict_proba([text], [feats])[0], strict=True))
-        practice, directive = row.get("practice", 0.0), row.get("directive", 0.0)
-        if practice >= self.threshold and practice >= directive:
-            return "practice"
-        if directive >= self.threshold:
-            return "directive"
-        return None
+        return self.decide_many([text], [feats])[0]
+
+    def decide_many(self, texts: list[str], feats: list[dict[str, Any]]) -> list[str | None]:
+        """:meth:`decide` for many clauses in one model call."""
+        if not texts:
+            return []
+        probs = self.predict_proba(texts, feats)
+        cols = {c: i for i, c in enumerate(self.classes)}
+        out: list[str | None] = []
+        for row in probs:
+            practice = row[cols["practice"]] if "practice" in cols else 0.0
+            directive = row[cols["directive"]] if "directive" in cols else 0.0
+            if practice >= self.threshold and practice >= directive:
+                out.append("practice")
+            elif directive >= self.threshold:
+                out.append("directive")
+            else:
+                out.append(None)
+        return out
 
     def save(self, path: Path) -> None:
         """Persist the whole estimator with joblib."""
