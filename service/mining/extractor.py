@@ -49,6 +49,18 @@ SPEAKER_LINE_RE = re.compile(
     r"(?:书记|主席|主任|部长|局长|厅长|院长|校长|县长|市长|区长|州长|镇长|乡长|主委|董事长|总经理|负责人|处长|所长|社长|理事长)"
     r"[\s　·]*(?P<name>[\u4e00-\u9fffXＸ×*]{2,4})?[）)】]?$"
 )
+# The same inside a digest's paragraph: 经济学院本科2013级国贸党支部书记潘婷以“坚持”为关键词介绍了…
+INLINE_SPEAKER_RE = re.compile(
+    r"^(?P<unit>[\u4e00-\u9fff\dXＸ×*]{2,30}?(?:党组|党委|党工委|党总支|党支部)?)(?:常务)?(?:副)?"
+    r"(?:书记|主席|主任|部长|局长|厅长|院长|校长|县长|市长|区长|镇长|乡长|董事长|总经理|负责人|组织委员|宣传委员|委员|代表|党员|辅导员)"
+    r"[\u4e00-\u9fffXＸ×*]{0,4}?[，,]?(?:以|就|围绕|结合|从|首先|重点|分别|详细)?[^。；]{0,40}?"
+    r"(?:介绍|分享|汇报|交流|发言|讲述|展示)"
+)
+# …施西代表艺术教育中心学生党支部为大家介绍了…: the body spoken for
+ON_BEHALF_RE = re.compile(
+    r"代表(?P<unit>[\u4e00-\u9fff\dXＸ×*]{2,30}?(?:党组|党委|党总支|党支部|支部|学院|中心|公司|局|委|办))"
+    r"(?:为|向)?(?:大家|与会人员|全体)?(?:作了?)?(?:介绍|分享|汇报|交流|发言)"
+)
 HEADING_UNIT_RE = re.compile(r"^[（(【]?(?P<unit>[\u4e00-\u9fffXＸ×*]{2,24}?)[）)】]?[：:]")
 # How a report names its own body without its proper name: 医院党委, 集团公司党委, 学校, 该院.
 SELF_NAME_RE = re.compile(r"(?:该|本|我|全)?(?:医院|院|学校|校|学院|公司|集团公司|集团|单位|中心)(?:党委|党总支|党支部|党组)?")
@@ -95,6 +107,7 @@ class _Pending:
     heading: str
     actor: list[str]
     paragraph: int
+    voice: list[str]  # the unit a speaker in this sentence speaks for (国贸党支部书记潘婷介绍了…)
 
 
 @dataclass
@@ -342,11 +355,19 @@ class Extractor:
             m = HEADING_UNIT_RE.match(line)
         if m is None:
             return None
-        unit = m.group("unit")
+        return self._unit_named(m.group("unit"))
+
+    def _unit_named(self, unit: str) -> str | None:
+        """The normal form of ``unit`` when the whole text is one particular body's name, else None."""
         mentions, _ = self.finder.actors_at(unit + "开展")
         named = [mnt for mnt in mentions if not mnt.generic]
         if named and named[0].start == 0 and named[0].end == len(unit):
             return self.finder.strip_province(named[0].name) if len(named[0].name) > 4 else named[0].name
+        # a speaker's unit may hold words the segmenter does not take for a name (经济学院本科2013级国贸党支部):
+        # its place before the speaker's title vouches for it when it ends like a body and holds no verb
+        name = self.finder.normalise(unit)
+        if name and not self.finder.is_generic(name) and not cues.VERB_RE.search(unit) and not unit.startswith(GENERIC_LEADS):
+            return name
         return None
 
     def _actor(self, ctx: _Context) -> list[str]:
@@ -369,8 +390,15 @@ class Extractor:
         # A paragraph opening with a date, a scene or a quotation tells a story (the news lede).
         first = re.sub(r"^本报\S{0,8}讯（[^）]{0,30}）", "", sentences[0].text) if sentences else ""
         story = bool(STORY_LEDE_RE.match(first) or cues.is_quote(first))
+        outer_actor = ctx.section_actor
         for si, sent in enumerate(sentences):
             st = sent.text
+            speaker = ON_BEHALF_RE.search(st[:60]) or INLINE_SPEAKER_RE.match(st)
+            unit = self._unit_named(speaker.group("unit")) if speaker else None
+            if unit:
+                # 国贸党支部书记潘婷介绍了…，包括…: what the speaker reports is their unit's, to the paragraph's end
+                ctx.section_actor = unit
+            voice = [unit] if unit else []
             if cues.MEETING_CUE_RE.search(st[:12]) or cues.DIRECTIVE_HEAD_RE.match(st):
                 meeting_mode = True
             # "X。如A…，B…": X sums up the examples that follow; the examples are the practices.
@@ -395,8 +423,9 @@ class Extractor:
                     ctx.collected.append((pt, feats))
                 ctx.pending.append(
                     _Pending(piece, mentions, specific, rule, feats, directive_mode, blk.path, heading,
-                             self._actor(ctx), id(blk))
+                             self._actor(ctx), id(blk), voice)
                 )
+        ctx.section_actor = outer_actor
 
     def _decide(self, ctx: _Context) -> None:
         """Kinds for every weighed clause at once (one classifier call per document), then units.
@@ -424,6 +453,8 @@ class Extractor:
             if kind == "directive":
                 # units named in a directive are its addressees; it belongs to whoever issues it
                 orgs = list(p.actor)
+            elif p.voice:
+                orgs = last_actor = list(p.voice)
             elif p.specific:
                 orgs = _dedupe([self._as_subject(m.name, ctx) for m in p.specific])
                 last_actor = orgs

@@ -52,3 +52,15 @@ def test_activity_report_speaks_of_its_branch_not_of_its_people():
     p = practice_with(practices, "“党员责任田” 工作机制")
     assert p.orgs == ["公共管理学院"]
     assert not any("周子羽" in q.text for q in practices)
+
+
+def test_each_speaker_of_an_exchange_digest_is_the_unit_of_what_they_report():
+    # a train-split digest: four branch secretaries and members in turn share their branches' practices
+    path = SAMPLES.parent / "labelled" / "a7-schoolnews__01.txt"
+    doc = parse_file(path)
+    practices = extract(doc)
+    assert_spans_point_at_text(doc, practices)
+    assert practice_with(practices, "坚持严格培养入党积极分子").orgs == ["经济学院本科2013级国贸党支部"]
+    assert practice_with(practices, "“舍导制”").orgs == ["管理学院本科2013级第二党支部"]
+    assert practice_with(practices, "艺术传承融入党建").orgs == ["艺术教育中心学生党支部"]
+    assert practice_with(practices, "微党课视频大赛").orgs == ["新闻学院本科生低年级党支部"]

@@ -67,3 +67,18 @@ def test_a_new_reading_practice_joins_the_existing_group(library, index, built_l
     grouper.assign(library, [twin])
     library.execute("COMMIT")
     assert group_of(library, twin) == group_of(library, daily)
+
+
+def test_a_group_is_labelled_by_a_concept_never_by_a_place_or_a_fragment():
+    from service.library.groups import group_label, is_concept
+
+    # two reports from 咸阳 sharing only the place and a fragment: the label is the tag they share
+    words = [{"咸阳", "提高中西部", "网格党支部", "建立"}, {"咸阳", "提高中西部", "网格党支部", "组建"}]
+    label = group_label([None, None], words, lambda terms: {t: 1 for t in terms}, 100, tags=["网格党建", "网格党建"])
+    assert label == "网格党建"
+    no_tags = group_label([None, None], words, lambda terms: {t: 1 for t in terms}, 100)
+    assert no_tags == "网格党支部"
+    for fragment in ("咸阳", "秦都区", "提高中西部", "是中西部", "腹地", "中华人民共和国教育部政府门户网站"):
+        assert not is_concept(fragment), fragment
+    for concept in ("老年食堂", "吹哨报到", "学习制度", "党员积分"):
+        assert is_concept(concept), concept
