@@ -143,7 +143,7 @@ def measure_clauses(
             depth += 1
         elif ch in CLOSE_QUOTES:
             depth = max(0, depth - 1)
-        elif ch in "，,、" and depth == 0 and i - start >= 4:
+        elif ch in "、" and depth == 0 and i - start >= 4:
             if ch == "、" and shares_object(text[start:i]):
                 continue  # 组建、改建基层党组织: two verbs of one measure
             rest = text[i + 1 :]
