@@ -8,12 +8,12 @@ where it does not instead of a rule being written for one document.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from service.mining import cues
+from service.mining.estimator import SavedEstimator
 
 KINDS = ("practice", "directive", "other")
 # Figures of things done (召开9次座谈会, 收集了1178条意见) are practices by the labelling rules.
@@ -72,7 +72,7 @@ def features(rule: str | None, reason: str, text: str, **flags: bool) -> dict[st
     return out
 
 
-class KindClassifier:
+class KindClassifier(SavedEstimator):
     """Clause + features → ``practice``, ``directive`` or None; TF-IDF of the clause's opening
     characters and one-hot features, logistic regression.
 
@@ -141,20 +141,3 @@ class KindClassifier:
             else:
                 out.append(None)
         return out
-
-    def save(self, path: Path) -> None:
-        """Persist the whole estimator with joblib."""
-        import joblib
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        joblib.dump(self, path)
-
-    @classmethod
-    def load(cls, path: Path) -> KindClassifier:
-        """Load an estimator saved by :meth:`save`."""
-        import joblib
-
-        obj = joblib.load(path)
-        if not isinstance(obj, cls):
-            raise TypeError(f"{path} holds {type(obj).__name__}, not KindClassifier")
-        return obj

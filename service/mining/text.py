@@ -102,8 +102,9 @@ def _emit(text: str, start: int, end: int, offset: int, out: list[Segment]) -> N
         pos = stop
 
 
-def comma_clauses(seg: Segment) -> list[Segment]:
-    """Split a sentence at commas (，,：) outside quotations."""
+def _split_outside_quotes(seg: Segment, cut: Callable[[str, int, int], bool]) -> list[Segment]:
+    """Split ``seg`` at the characters outside quotations where ``cut(text, i, start)`` says so
+    (``start`` is where the current part began); the cut character belongs to neither part."""
     out: list[Segment] = []
     depth = 0
     start = 0
@@ -113,13 +114,18 @@ def comma_clauses(seg: Segment) -> list[Segment]:
             depth += 1
         elif ch in CLOSE_QUOTES:
             depth = max(0, depth - 1)
-        elif ch in "，,：:" and depth == 0:
+        elif depth == 0 and cut(text, i, start):
             if i > start:
                 out.append(Segment(text[start:i], seg.start + start, seg.start + i))
             start = i + 1
     if start < len(text):
         out.append(Segment(text[start:], seg.start + start, seg.end))
     return out
+
+
+def comma_clauses(seg: Segment) -> list[Segment]:
+    """Split a sentence at commas (，,：) outside quotations."""
+    return _split_outside_quotes(seg, lambda text, i, start: text[i] in "，,：:")
 
 
 # Words that may stand between a comma and the verb of the next measure (，并组织…，还定期开展…).
@@ -131,28 +137,18 @@ _MEASURE_LEAD = re.compile(
 def measure_clauses(
     seg: Segment, starts_measure: Callable[[str], bool], shares_object: Callable[[str], bool]
 ) -> list[Segment]:
-    """Split a clause at ``，`` and ``、`` (outside quotations) where the next part opens a measure of its
+    """Split a clause at ``、`` (outside quotations) where the next part opens a measure of its
     own (``starts_measure`` on its text after a connective): one listed measure, one clause. A part
     that ends on its verb (``shares_object``) shares the next part's object and stays with it."""
-    out: list[Segment] = []
-    depth = 0
-    start = 0
-    text = seg.text
-    for i, ch in enumerate(text):
-        if ch in OPEN_QUOTES:
-            depth += 1
-        elif ch in CLOSE_QUOTES:
-            depth = max(0, depth - 1)
-        elif ch in "、" and depth == 0 and i - start >= 4:
-            if ch == "、" and shares_object(text[start:i]):
-                continue  # 组建、改建基层党组织: two verbs of one measure
-            rest = text[i + 1 :]
-            lead = _MEASURE_LEAD.match(rest)
-            if starts_measure(rest[lead.end() if lead else 0 :]):
-                out.append(Segment(text[start:i], seg.start + start, seg.start + i))
-                start = i + 1
-    if start < len(text):
-        out.append(Segment(text[start:], seg.start + start, seg.end))
+
+    def cut(text: str, i: int, start: int) -> bool:
+        if text[i] != "、" or i - start < 4 or shares_object(text[start:i]):
+            return False  # 组建、改建基层党组织: two verbs of one measure
+        rest = text[i + 1 :]
+        lead = _MEASURE_LEAD.match(rest)
+        return starts_measure(rest[lead.end() if lead else 0 :])
+
+    out = _split_outside_quotes(seg, cut)
     return [sub_segment(seg, s.start, s.end) for s in out if s.text.strip()]
 
 

@@ -10,10 +10,11 @@ from typing import Any
 import numpy as np
 
 from service.mining import resources
+from service.mining.estimator import SavedEstimator
 from service.mining.practice import TOPICS
 
 
-class TopicClassifier:
+class TopicClassifier(SavedEstimator):
     """Clause → one of the ten topics; character n-gram TF-IDF and logistic regression.
 
     Usage::
@@ -56,23 +57,6 @@ class TopicClassifier:
     def predict(self, texts: list[str]) -> list[str]:
         """The most likely topic per text."""
         return [str(t) for t in self.pipeline.predict(texts)]
-
-    def save(self, path: Path) -> None:
-        """Persist the whole estimator with joblib."""
-        import joblib
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        joblib.dump(self, path)
-
-    @classmethod
-    def load(cls, path: Path) -> TopicClassifier:
-        """Load an estimator saved by :meth:`save`."""
-        import joblib
-
-        obj = joblib.load(path)
-        if not isinstance(obj, cls):
-            raise TypeError(f"{path} holds {type(obj).__name__}, not TopicClassifier")
-        return obj
 
 
 def load_training_data(directory: Path | None = None) -> tuple[list[str], list[str]]:
