@@ -153,26 +153,26 @@ class Extractor:
 
     def run(self, document: Document) -> list[Practice]:
         """All practices of ``document`` in reading order."""
-        text = document.text
-        if not text.strip():
+        if not document.text.strip():
             return []
-        simp = to_simplified(text)
-        blocks = self._blocks(document, simp)
-        ctx = self._context(document, simp, blocks)
-        self._walk(blocks, ctx)
+        ctx = self._walked(document)
         self._decide(ctx)
-        return self._finish(ctx, text)
+        return self._finish(ctx, document.text)
 
     def pieces(self, document: Document) -> list[tuple[str, dict[str, object]]]:
         """Every clause the extractor weighs, with the features :class:`KindClassifier` reads."""
         if not document.text.strip():
             return []
+        return self._walked(document, collect=True).collected or []
+
+    def _walked(self, document: Document, collect: bool = False) -> _Context:
+        """The document's context after one walk over its blocks (clauses weighed, kinds not yet decided)."""
         simp = to_simplified(document.text)
         blocks = self._blocks(document, simp)
         ctx = self._context(document, simp, blocks)
-        ctx.collected = []
+        ctx.collected = [] if collect else None
         self._walk(blocks, ctx)
-        return ctx.collected
+        return ctx
 
     # -- structure ---------------------------------------------------------------------------
 
