@@ -155,7 +155,8 @@ class RankerWeights:
     use_grams: bool = True
     # Relevance floor: a hit answers the query when its words and context hold ``floor_coverage`` of the
     # query's IDF mass (a synonym standing for its trigger's words), or it is among the ``floor_vector_max``
-    # nearest of the library, within ``floor_margin`` of the best and above ``floor_cosine``. Calibrated on the dev queries (``jingyan eval-search --floor``).
+    # nearest of the library, within ``floor_margin`` of the best and above ``floor_cosine``.
+    # Calibrated on the dev queries (``jingyan eval-search --mode practices --floor``).
     floor: bool = True
     floor_coverage: float = 0.6
     floor_margin: float = 0.03

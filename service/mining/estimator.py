@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Self
+from typing import Self, TypeVar
+
+log = logging.getLogger(__name__)
+E = TypeVar("E", bound="SavedEstimator")
 
 
 class SavedEstimator:
@@ -25,3 +30,15 @@ class SavedEstimator:
         if not isinstance(obj, cls):
             raise TypeError(f"{path} holds {type(obj).__name__}, not {cls.__name__}")
         return obj
+
+
+def load_or_train(
+    cls: type[E], path: Path, train: Callable[[Path], E], retrain_on: tuple[type[Exception], ...]
+) -> E:
+    """The estimator saved at ``path``; trained into ``path`` (with a warning) when loading raises one of
+    ``retrain_on``, any other failure propagates."""
+    try:
+        return cls.load(path)
+    except retrain_on as exc:
+        log.warning("%s could not be loaded (%s): training %s from corpus/", path, exc, cls.__name__)
+        return train(path)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from service.mining import resources
-from service.mining.estimator import SavedEstimator
+from service.mining.estimator import SavedEstimator, load_or_train
 from service.mining.practice import TOPICS
 
 
@@ -115,11 +115,10 @@ def default_classifier() -> TopicClassifier:
     global _model
     with _model_lock:
         if _model is None:
-            path = resources.TOPIC_MODEL_PATH
-            try:
-                _model = TopicClassifier.load(path)
-            except (OSError, EOFError, TypeError, AttributeError, ValueError):
-                _model = train(path)
+            _model = load_or_train(
+                TopicClassifier, resources.TOPIC_MODEL_PATH, train,
+                retrain_on=(OSError, EOFError, TypeError, AttributeError, ValueError),
+            )
     return _model
 
 

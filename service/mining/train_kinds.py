@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import threading
 import time
@@ -11,10 +10,9 @@ from collections import Counter
 from pathlib import Path
 
 from service.mining import resources
+from service.mining.estimator import load_or_train
 from service.mining.evaluate import best_item, load_labelled
 from service.mining.kinds import KindClassifier
-
-log = logging.getLogger(__name__)
 
 
 def training_examples(splits: tuple[str, ...] = ("train",)) -> tuple[list[str], list[dict], list[str]]:
@@ -58,12 +56,7 @@ def default_classifier() -> KindClassifier:
     global _model
     with _model_lock:
         if _model is None:
-            path = resources.KIND_MODEL_PATH
-            if path.exists():
-                _model = KindClassifier.load(path)
-            else:
-                log.warning("%s is missing: training the clause classifier on corpus/gold (train split)", path)
-                _model = train(path)
+            _model = load_or_train(KindClassifier, resources.KIND_MODEL_PATH, train, retrain_on=(FileNotFoundError,))
     return _model
 
 
