@@ -76,12 +76,13 @@ def tokenizers() -> tuple[Any, Any]:
     with _lock:
         if _tokenizer is None:
             import jieba
-            import jieba.posseg
+
+            from service.mining.posseg import FastPOSTokenizer
 
             jieba.setLogLevel(logging.WARNING)
             tok = jieba.Tokenizer()
             tok.initialize()
             tok.load_userdict(str(DICT_PATH))
-            _pos_tokenizer = jieba.posseg.POSTokenizer(tok)
+            _pos_tokenizer = FastPOSTokenizer(tok)
             _tokenizer = tok
     return _tokenizer, _pos_tokenizer
