@@ -399,13 +399,14 @@ class Extractor:
                 # 国贸党支部书记潘婷介绍了…，包括…: what the speaker reports is their unit's, to the paragraph's end
                 ctx.section_actor = unit
             voice = [unit] if unit else []
-            if cues.MEETING_CUE_RE.search(st[:12]) or cues.DIRECTIVE_HEAD_RE.match(st):
+            if cues.MEETING_CUE_RE.search(st[:12]) or cues.DIRECTIVE_HEAD_RE.match(st) or cues.DEMAND_INTRO_RE.search(st):
                 meeting_mode = True
             # "X。如A…，B…": X sums up the examples that follow; the examples are the practices.
             nxt = sentences[si + 1].text if si + 1 < len(sentences) else ""
             summary = nxt.startswith(("如", "例如", "比如"))
             # A very short first sentence followed by more is an inline heading (加大人才引进力度。).
             lead_in = si == 0 and len(sentences) > 1 and len(st.rstrip("。：:")) <= 14 and not cues.has_typed_name(st)
+            previous_rule: str | None = None
             for piece, mentions, person, later in self._pieces(sent, ctx):
                 pt = piece.text
                 specific = [m for m in mentions if not m.generic]
@@ -413,6 +414,9 @@ class Extractor:
                     pt, ctx, directive_mode, meeting_mode, bool(blk.path), si == 0, person, lead_in, summary, story,
                     own_section, mentions,
                 )
+                if later and previous_rule == "directive" and rule == "practice":
+                    rule, reason = "directive", "demand_part"  # the sentence's modal governs each listed demand
+                previous_rule = rule
                 feats = _features(
                     rule, reason, directive_mode=directive_mode, meeting_mode=meeting_mode, speech=ctx.is_speech,
                     own_section=own_section, story=story, summary=summary, lead_in=lead_in, person=person,
@@ -490,7 +494,9 @@ class Extractor:
         if directive_mode and in_section and kind == "directive":
             return None, "opinion_body"  # in a speech's opinions part the headings are the directives
         specific = any(not m.generic for m in mentions)
-        if kind == "directive" and (cues.NARRATIVE_START_RE.match(pt) or re.search(r"(?:表示|认为)[，,：:]", pt[:20])):
+        if kind == "directive" and not cues.DIRECTIVE_HEAD_RE.match(re.sub(r"^(?:他|她)", "", pt)) and (
+            cues.NARRATIVE_START_RE.match(pt) or re.search(r"(?:表示|认为)[，,：:]", pt[:20])
+        ):
             return None, "reported_intent"  # what people in a news story said they would do is reported
         if kind == "practice":
             if person:
@@ -541,8 +547,13 @@ class Extractor:
         """
         out: list[tuple[Segment, list[Mention], bool, bool]] = []
         for piece, mentions, person in self._unit_pieces(sent, ctx):
-            for j, part in enumerate(measure_clauses(piece, _opens_measure, _ends_on_verb)):
-                out.append((part, mentions, person, j > 0))
+            j = 0
+            for part in measure_clauses(piece, _opens_measure, _ends_on_verb):
+                # 要认真履行主体责任，切实加强基层组织建设，…: each demand of a directive is its own
+                parts = measure_clauses(part, _opens_demand, _ends_on_verb, "，,") if cues.is_directive(part.text) else [part]
+                for sub in parts:
+                    out.append((sub, mentions, person, j > 0))
+                    j += 1
         return out
 
     def _unit_pieces(self, sent: Segment, ctx: _Context) -> list[tuple[Segment, list[Mention], bool]]:
@@ -600,7 +611,7 @@ class Extractor:
             return "directive"
         if item_heading or cues.is_result(text) or cues.is_background(text):
             return None
-        if cues.SPEECH_REPORT_RE.search(text[:50]):
+        if cues.SPEECH_REPORT_RE.search(text[:50]) or cues.VISIT_RE.search(text[:60]):
             return None
         if not cues.has_action(text):
             return None
@@ -677,6 +688,11 @@ def _opens_measure(text: str) -> bool:
     return bool((m and m.group() not in _AIM_VERBS) or cues.TAKE_AS_RE.match(text))
 
 
+def _opens_demand(text: str) -> bool:
+    """Whether a part of a directive opens with a verb: in a demand, aims (加强…, 提升…) count too."""
+    return bool(cues.VERB_RE.match(text))
+
+
 _VERB_AT_END_RE = re.compile(f"(?:{cues.VERB_RE.pattern})$")
 
 
@@ -686,9 +702,15 @@ def _ends_on_verb(text: str) -> bool:
 
 
 def _split_at_meeting_cue(sentences: list[Segment]) -> list[Segment]:
-    """``…的成果巩固，会议要求，要…``: what follows the meeting's demand is a separate directive."""
+    """``…的成果巩固，会议要求，要…``: what follows the meeting's demand is a separate directive;
+    so is what follows an announcement of demands (``陈某提出三点要求：一是…``)."""
     out: list[Segment] = []
     for sent in sentences:
+        intro = cues.DEMAND_INTRO_RE.search(sent.text)
+        if intro and intro.end() < len(sent.text) - 4:
+            out.append(sub_segment(sent, sent.start, sent.start + intro.end()))
+            out.append(sub_segment(sent, sent.start + intro.end(), sent.end))
+            continue
         m = cues.MEETING_CUE_RE.search(sent.text, 6)
         if m:
             k = m.start()

@@ -130,19 +130,20 @@ def comma_clauses(seg: Segment) -> list[Segment]:
 
 # Words that may stand between a comma and the verb of the next measure (，并组织…，还定期开展…).
 _MEASURE_LEAD = re.compile(
-    r"^(?:并且|同时|并|还|又|再|也|先后|相继|积极|认真|深入|广泛|大力|全面|定期|不定期|每月|每季度|每年|每周|及时|扎实|主动|创新|率先)*"
+    r"^(?:并且|同时|并|还|又|再|也|先后|相继|积极|认真|深入|广泛|大力|全面|定期|不定期|每月|每季度|每年|每周|及时|扎实|主动|创新|率先"
+    r"|切实|不断|进一步|持续|始终|坚决|努力|着力|要)*"
 )
 
 
 def measure_clauses(
-    seg: Segment, starts_measure: Callable[[str], bool], shares_object: Callable[[str], bool]
+    seg: Segment, starts_measure: Callable[[str], bool], shares_object: Callable[[str], bool], marks: str = "、"
 ) -> list[Segment]:
-    """Split a clause at ``、`` (outside quotations) where the next part opens a measure of its
+    """Split a clause at ``marks`` (outside quotations) where the next part opens a measure of its
     own (``starts_measure`` on its text after a connective): one listed measure, one clause. A part
     that ends on its verb (``shares_object``) shares the next part's object and stays with it."""
 
     def cut(text: str, i: int, start: int) -> bool:
-        if text[i] != "、" or i - start < 4 or shares_object(text[start:i]):
+        if text[i] not in marks or i - start < 4 or shares_object(text[start:i]):
             return False  # 组建、改建基层党组织: two verbs of one measure
         rest = text[i + 1 :]
         lead = _MEASURE_LEAD.match(rest)
