@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -102,14 +103,21 @@ def _emit(text: str, start: int, end: int, offset: int, out: list[Segment]) -> N
         pos = stop
 
 
-def _split_outside_quotes(seg: Segment, cut: Callable[[str, int, int], bool]) -> list[Segment]:
-    """Split ``seg`` at the characters outside quotations where ``cut(text, i, start)`` says so
+@functools.lru_cache(maxsize=16)
+def _stops(marks: str) -> re.Pattern[str]:
+    return re.compile(f"[{re.escape(OPEN_QUOTES + CLOSE_QUOTES + marks)}]")
+
+
+def _split_outside_quotes(seg: Segment, marks: str, cut: Callable[[str, int, int], bool]) -> list[Segment]:
+    """Split ``seg`` at the ``marks`` characters outside quotations where ``cut(text, i, start)`` says so
     (``start`` is where the current part began); the cut character belongs to neither part."""
     out: list[Segment] = []
     depth = 0
     start = 0
     text = seg.text
-    for i, ch in enumerate(text):
+    # only quotation marks and candidate cuts matter: jump between them
+    for m in _stops(marks).finditer(text):
+        i, ch = m.start(), m.group()
         if ch in OPEN_QUOTES:
             depth += 1
         elif ch in CLOSE_QUOTES:
@@ -125,7 +133,7 @@ def _split_outside_quotes(seg: Segment, cut: Callable[[str, int, int], bool]) ->
 
 def comma_clauses(seg: Segment) -> list[Segment]:
     """Split a sentence at commas (，,：) outside quotations."""
-    return _split_outside_quotes(seg, lambda text, i, start: text[i] in "，,：:")
+    return _split_outside_quotes(seg, "，,：:", lambda text, i, start: True)
 
 
 # Words that may stand between a comma and the verb of the next measure (，并组织…，还定期开展…).
@@ -143,13 +151,13 @@ def measure_clauses(
     that ends on its verb (``shares_object``) shares the next part's object and stays with it."""
 
     def cut(text: str, i: int, start: int) -> bool:
-        if text[i] not in marks or i - start < 4 or shares_object(text[start:i]):
+        if i - start < 4 or shares_object(text[start:i]):
             return False  # 组建、改建基层党组织: two verbs of one measure
         rest = text[i + 1 :]
         lead = _MEASURE_LEAD.match(rest)
         return starts_measure(rest[lead.end() if lead else 0 :])
 
-    out = _split_outside_quotes(seg, cut)
+    out = _split_outside_quotes(seg, marks, cut)
     return [sub_segment(seg, s.start, s.end) for s in out if s.text.strip()]
 
 
