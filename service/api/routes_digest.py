@@ -17,7 +17,7 @@ from service.digest import subscriptions as subs
 from service.digest.runner import DigestRunner, list_digests
 from service.digest.scheduler import DigestScheduler, next_slot, scheduler_enabled
 from service.digest.select import lexical_search
-from service.digest.tokens import read_token, unsubscribe_url
+from service.digest.tokens import token_matches, token_subscription_id, unsubscribe_url
 from service.library.db import connect
 from service.library.library import Library, database_path
 from service.library.store import transaction
@@ -89,7 +89,9 @@ def _view(request: Request, sub: subs.Subscription) -> dict[str, Any]:
     data = sub.to_dict()
     data["next_send_at"] = next_slot(sub, runner.clock.now(), runner.tz).isoformat() if sub.active else None
     data["timezone"] = str(runner.tz)  # send_at is read in this zone
-    data["unsubscribe_url"] = unsubscribe_url(runner.settings.base_url, sub.id, runner.settings.secret_key)
+    data["unsubscribe_url"] = unsubscribe_url(
+        runner.settings.base_url, sub.id, sub.unsubscribe_secret, runner.settings.secret_key
+    )
     return data
 
 
@@ -199,13 +201,16 @@ PAGE = """<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>{
 
 def _unsubscribe(request: Request, conn, token: str) -> subs.Subscription | None:
     runner = _runner(request)
-    subscription_id = read_token(token, runner.settings.secret_key)
+    subscription_id = token_subscription_id(token)
     if subscription_id is None:
         return None
     try:
-        return subs.deactivate(conn, subscription_id, runner.clock.now())
+        sub = subs.get(conn, subscription_id)
     except subs.SubscriptionNotFound:
         return None
+    if not token_matches(token, sub.id, sub.unsubscribe_secret, runner.settings.secret_key):
+        return None
+    return subs.deactivate(conn, sub.id, runner.clock.now())
 
 
 @pages.get("/unsubscribe", response_class=HTMLResponse)
