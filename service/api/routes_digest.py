@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from service.api.bounds import OptionalId, RowId
 from service.api.deps import ConnDep, LibraryDep
 from service.digest import schema as digest_schema
 from service.digest import subscriptions as subs
@@ -80,7 +81,7 @@ async def _json_body(request: Request) -> Any:
     raw = await request.body()
     try:
         return json.loads(raw or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise subs.SubscriptionError(f"请求内容不是有效的 JSON（{exc}）") from exc
 
 
@@ -129,12 +130,12 @@ def list_subscriptions(request: Request, conn: ConnDep, email: str | None = None
 
 
 @router.get("/subscriptions/{subscription_id}")
-def read_subscription(subscription_id: int, request: Request, conn: ConnDep) -> dict[str, Any]:
+def read_subscription(subscription_id: RowId, request: Request, conn: ConnDep) -> dict[str, Any]:
     return _view(request, _get(conn, subscription_id))
 
 
 @router.patch("/subscriptions/{subscription_id}")
-async def update_subscription(subscription_id: int, request: Request, library: LibraryDep) -> Any:
+async def update_subscription(subscription_id: RowId, request: Request, library: LibraryDep) -> Any:
     """Change filters, schedule or channel; ``{"active": false}`` pauses, ``true`` resumes."""
     try:
         payload = await _json_body(request)
@@ -152,7 +153,7 @@ async def update_subscription(subscription_id: int, request: Request, library: L
 
 
 @router.delete("/subscriptions/{subscription_id}")
-def delete_subscription(subscription_id: int, conn: ConnDep) -> dict[str, Any]:
+def delete_subscription(subscription_id: RowId, conn: ConnDep) -> dict[str, Any]:
     """Delete a subscription and its digest history."""
     try:
         subs.delete(conn, subscription_id)
@@ -162,7 +163,7 @@ def delete_subscription(subscription_id: int, conn: ConnDep) -> dict[str, Any]:
 
 
 @router.get("/subscriptions/{subscription_id}/preview")
-def preview_subscription(subscription_id: int, request: Request, conn: ConnDep) -> dict[str, Any]:
+def preview_subscription(subscription_id: RowId, request: Request, conn: ConnDep) -> dict[str, Any]:
     """The next digest's content if it were sent now; nothing is sent or recorded."""
     return _runner(request).preview(conn, _get(conn, subscription_id))
 
@@ -173,7 +174,7 @@ def preview_subscription(subscription_id: int, request: Request, conn: ConnDep) 
 @router.get("/digests")
 def read_digests(
     conn: ConnDep,
-    subscription_id: int | None = None,
+    subscription_id: OptionalId = None,
     status: str | None = Query(None, description="pending | sending | sent | failed | superseded | cancelled"),
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:

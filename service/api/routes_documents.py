@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, File, HTTPException, Query, Response, UploadFile
 
+from service.api.bounds import Offset, RowId, Year
 from service.api.deps import ConnDep, LibraryDep
 from service.library import store
 from service.library.ingest import delete_document
@@ -50,11 +51,11 @@ def list_documents(
     conn: ConnDep,
     kind: str | None = None,
     org: str | None = None,
-    year: int | None = None,
+    year: Year = None,
     status: str | None = Query(None, description="near_duplicate | original"),
     q: str | None = Query(None, description="标题或文件名包含的文字"),
     limit: int = Query(20, ge=1, le=200),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """Documents newest first, each with its practice count."""
     items, total = store.list_documents(
@@ -64,7 +65,7 @@ def list_documents(
 
 
 @router.get("/{document_id}")
-def read_document(document_id: int, conn: ConnDep) -> dict[str, Any]:
+def read_document(document_id: RowId, conn: ConnDep) -> dict[str, Any]:
     """A document with its clean text, section tree and practices."""
     doc = store.get_document(conn, document_id)
     if doc is None:
@@ -73,7 +74,7 @@ def read_document(document_id: int, conn: ConnDep) -> dict[str, Any]:
 
 
 @router.get("/{document_id}/original")
-def download_original(document_id: int, library: LibraryDep) -> Response:
+def download_original(document_id: RowId, library: LibraryDep) -> Response:
     """The bytes exactly as uploaded, with their type and file name."""
     row = store.document_row(library.db.conn(), document_id)
     if row is None:
@@ -87,7 +88,7 @@ def download_original(document_id: int, library: LibraryDep) -> Response:
 
 
 @router.delete("/{document_id}")
-def remove_document(document_id: int, library: LibraryDep) -> dict[str, Any]:
+def remove_document(document_id: RowId, library: LibraryDep) -> dict[str, Any]:
     """Delete a document, its practices and their index entries."""
     if not delete_document(library.db.conn(), library.index, library.grouper, library.blobs, document_id):
         raise HTTPException(404, "未找到该文档，可能已被删除")

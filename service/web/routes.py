@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
-from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.api import routes_tags
+from service.api.bounds import MAX_INT, RowId, api_validation_error, validation_detail
 from service.digest import subscriptions as subs
 from service.digest.runner import DigestRunner
 from service.intake.document import DOCUMENT_KINDS
@@ -54,6 +55,8 @@ def mount_pages(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_exception_handler(StarletteHTTPException, _page_error)
     app.add_exception_handler(RequestValidationError, _page_error)
+    # Backstop: a number too large for SQLite that slipped past the route's bounds is still a 4xx.
+    app.add_exception_handler(OverflowError, _page_error)
 
 
 _ERROR_MESSAGES = {404: "您要找的页面或内容不存在，可能已被删除或地址有误。", 422: "地址中的参数不正确，请检查后重试。"}
@@ -61,12 +64,19 @@ _ERROR_MESSAGES = {404: "您要找的页面或内容不存在，可能已被删�
 
 async def _page_error(request: Request, exc: Exception) -> Response:
     """API callers keep FastAPI's JSON errors; a person on a page gets a Chinese page."""
-    if request.url.path.startswith(("/api/", "/docs", "/openapi")):
+    api = request.url.path.startswith(("/api/", "/docs", "/openapi"))
+    if isinstance(exc, OverflowError):
+        exc = HTTPException(422, "请求中的数字超出允许范围，请检查编号、页码或年份")
+    if api:
         if isinstance(exc, RequestValidationError):
-            return await request_validation_exception_handler(request, exc)
+            return await api_validation_error(request, exc)
         return await http_exception_handler(request, exc)  # type: ignore[arg-type]
     status = exc.status_code if isinstance(exc, StarletteHTTPException) else 422
     message = _ERROR_MESSAGES.get(status, "请求未能完成，请稍后重试。")
+    if isinstance(exc, RequestValidationError):
+        message = validation_detail(exc)[0] + "。"
+    elif status == 422 and isinstance(exc, HTTPException) and isinstance(exc.detail, str):
+        message = exc.detail
     return render(request, "error.html", status, title="出错了", heading=f"出错了（{status}）", message=message)
 
 
@@ -118,14 +128,24 @@ def _first_words(text: str, n: int = 28) -> str:
 
 
 def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except ValueError:
+    """A query value as an integer; not a number → None, beyond what SQLite stores → 422."""
+    text = (value or "").strip()
+    digits = text.removeprefix("-").removeprefix("+")
+    if not digits.isascii() or not digits.isdigit():
         return None
+    if len(digits) > 19 or abs(int(text)) > MAX_INT:
+        raise HTTPException(422, "地址中的数字超出允许范围，请检查页码、年份或编号")
+    return int(text)
+
+
+MAX_PAGE = 100_000
 
 
 def _page_number(request: Request) -> int:
-    return max(1, _int(request.query_params.get("page")) or 1)
+    page = max(1, _int(request.query_params.get("page")) or 1)
+    if page > MAX_PAGE:
+        raise HTTPException(422, f"页码超出范围（最多 {MAX_PAGE} 页）")
+    return page
 
 
 def _url(path: str, params: dict[str, Any]) -> str:
@@ -286,7 +306,7 @@ def _similar(library: Library, practice_id: int, limit: int) -> list[dict[str, A
 
 
 @router.get("/practices/{practice_id}", response_class=HTMLResponse)
-def practice_page(request: Request, practice_id: int) -> HTMLResponse:
+def practice_page(request: Request, practice_id: RowId) -> HTMLResponse:
     """做法详情: unit, name, topic, tags, source paragraph with the clause highlighted, similar practices."""
     return _practice_page(request, practice_id)
 
@@ -319,14 +339,14 @@ async def _form_tag(request: Request) -> str:
 
 
 @router.post("/practices/{practice_id}/tags", response_class=HTMLResponse)
-async def add_tag(request: Request, practice_id: int) -> Response:
+async def add_tag(request: Request, practice_id: RowId) -> Response:
     """Staff add a tag (the tag API's own function does the work and the checks)."""
     tag = await _form_tag(request)
     return await run_in_threadpool(_change_tag, request, practice_id, tag, True)
 
 
 @router.post("/practices/{practice_id}/tags/remove", response_class=HTMLResponse)
-async def remove_tag(request: Request, practice_id: int) -> Response:
+async def remove_tag(request: Request, practice_id: RowId) -> Response:
     """Staff remove a tag."""
     tag = await _form_tag(request)
     return await run_in_threadpool(_change_tag, request, practice_id, tag, False)
@@ -347,7 +367,7 @@ def _change_tag(request: Request, practice_id: int, tag: str, add: bool) -> Resp
 
 
 @router.get("/practices/{practice_id}/similar-fragment", response_class=HTMLResponse)
-def similar_fragment(request: Request, practice_id: int) -> HTMLResponse:
+def similar_fragment(request: Request, practice_id: RowId) -> HTMLResponse:
     """相似做法 of one result, as an HTML fragment the search page expands inline."""
     return render(
         request, "similar_fragment.html", practice_id=practice_id, similar=_similar(_library(request), practice_id, 5)
@@ -409,7 +429,7 @@ def retry_job(request: Request, job_id: str) -> Response:
 
 
 @router.get("/documents/{document_id}", response_class=HTMLResponse)
-def document_page(request: Request, document_id: int) -> HTMLResponse:
+def document_page(request: Request, document_id: RowId) -> HTMLResponse:
     """文档详情: outline (section tree) and text with the extracted practices marked in place."""
     library = _library(request)
     doc = store.get_document(library.db.conn(), document_id)
@@ -470,7 +490,7 @@ def groups_page(request: Request) -> HTMLResponse:
 
 
 @router.get("/groups/{group_id}", response_class=HTMLResponse)
-def group_page(request: Request, group_id: int) -> HTMLResponse:
+def group_page(request: Request, group_id: RowId) -> HTMLResponse:
     """One practice group: the same kind of practice across units and years."""
     library = _library(request)
     conn = library.db.conn()
@@ -568,7 +588,7 @@ async def create_subscription(request: Request) -> Response:
 
 
 @router.post("/subscriptions/{subscription_id}/{action}", response_class=HTMLResponse)
-def change_subscription(request: Request, subscription_id: int, action: str) -> Response:
+def change_subscription(request: Request, subscription_id: RowId, action: str) -> Response:
     """Pause, resume or delete one subscription, then back to its owner's list."""
     conn = _library(request).db.conn()
     try:
@@ -587,7 +607,7 @@ def change_subscription(request: Request, subscription_id: int, action: str) -> 
 
 
 @router.get("/subscriptions/{subscription_id}/preview", response_class=HTMLResponse)
-def subscription_preview(request: Request, subscription_id: int) -> HTMLResponse:
+def subscription_preview(request: Request, subscription_id: RowId) -> HTMLResponse:
     """The next digest of one subscription as it would be sent now (nothing is sent or recorded)."""
     conn = _library(request).db.conn()
     try:
