@@ -81,12 +81,15 @@ def _address_space_now() -> int:
         return int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def _child(conn: Any, func: Callable[..., Any], args: tuple[Any, ...]) -> None:
+TOO_BIG = "文件过大：解析所需内存超出上限，已停止；请拆分文件（或删去大图片、长表格）后再上传"
+
+
+def _child(conn: Any, func: Callable[..., Any], args: tuple[Any, ...], extra_address_space: int) -> None:
     # Library chatter (pdfium, fontTools …) must not reach the clerk's terminal.
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
-        limit = _address_space_now() + CHILD_EXTRA_ADDRESS_SPACE
+        limit = _address_space_now() + extra_address_space
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     except (OSError, ValueError):
         pass  # no limit support on this platform: the time limit still applies
@@ -95,7 +98,7 @@ def _child(conn: Any, func: Callable[..., Any], args: tuple[Any, ...]) -> None:
     except IntakeError as exc:
         conn.send(("error", exc.code, exc.message, exc.detail))
     except MemoryError:
-        conn.send(("error", "memory", "解析此文件所需内存超出上限，已停止；请拆分文件后再上传", "MemoryError in parser"))
+        conn.send(("error", "memory", TOO_BIG, "MemoryError in parser"))
     except Exception as exc:  # noqa: BLE001 - any library failure becomes one clear line
         conn.send(("error", "corrupt", "文件已损坏或格式异常，无法解析；请另存为 .docx 或 PDF 后再上传",
                    f"{type(exc).__name__}: {exc}"))
@@ -115,14 +118,19 @@ def can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods() and not multiprocessing.current_process().daemon
 
 
-def run_isolated(func: Callable[..., Any], args: tuple[Any, ...], timeout_s: float) -> Any:
+def run_isolated(
+    func: Callable[..., Any],
+    args: tuple[Any, ...],
+    timeout_s: float,
+    extra_address_space: int = CHILD_EXTRA_ADDRESS_SPACE,
+) -> Any:
     """Run ``func(*args)`` in a forked child with a memory cap; kill it at ``timeout_s``.
 
     The result travels back by pickle; failures come back as :class:`IntakeError`.
     """
     ctx = multiprocessing.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(sender, func, args), daemon=True)
+    proc = ctx.Process(target=_child, args=(sender, func, args, extra_address_space), daemon=True)
     proc.start()
     sender.close()
     try:
