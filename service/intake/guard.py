@@ -6,10 +6,13 @@ an :class:`IntakeError` with a stable code instead of a hung or dead service.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 import resource
 import signal
+import threading
+import time
 import zipfile
 from collections.abc import Callable
 from typing import Any
@@ -84,7 +87,36 @@ def _address_space_now() -> int:
 TOO_BIG = "文件过大：解析所需内存超出上限，已停止；请拆分文件（或删去大图片、长表格）后再上传"
 
 
-def _child(conn: Any, func: Callable[..., Any], args: tuple[Any, ...], extra_address_space: int) -> None:
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """End this parse child as soon as the process that started it is gone (even by ``kill -9``).
+
+    The kernel's parent-death signal covers Linux; a watchdog thread polling the parent id covers
+    the moment before it is set and systems without it.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+def _child(
+    conn: Any, func: Callable[..., Any], args: tuple[Any, ...], extra_address_space: int, parent_pid: int
+) -> None:
+    _die_with_parent(parent_pid)
     # Library chatter (pdfium, fontTools …) must not reach the clerk's terminal.
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
@@ -130,7 +162,7 @@ def run_isolated(
     """
     ctx = multiprocessing.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(sender, func, args, extra_address_space), daemon=True)
+    proc = ctx.Process(target=_child, args=(sender, func, args, extra_address_space, os.getpid()), daemon=True)
     proc.start()
     sender.close()
     try:
