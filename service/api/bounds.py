@@ -51,6 +51,8 @@ FIELD_LABELS = {
     "force": "是否全部发送",
     "dry_run": "是否仅预览",
     "same_document": "是否包括同一文档",
+    "practice_limit": "经验做法条数",
+    "practice_offset": "经验做法起始位置",
 }
 
 

@@ -15,6 +15,9 @@ from service.library.uploads import Arrival, expand
 
 router = APIRouter(prefix="/api/documents", tags=["documents"])
 
+# A long report can carry thousands of practices; they come a page at a time.
+PRACTICE_PAGE = 200
+
 
 @router.post("", status_code=202)
 def upload(files: Annotated[list[UploadFile], File()], library: LibraryDep) -> dict[str, Any]:
@@ -65,11 +68,20 @@ def list_documents(
 
 
 @router.get("/{document_id}")
-def read_document(document_id: RowId, conn: ConnDep) -> dict[str, Any]:
-    """A document with its clean text, section tree and practices."""
-    doc = store.get_document(conn, document_id)
+def read_document(
+    document_id: RowId,
+    conn: ConnDep,
+    practice_limit: int = Query(PRACTICE_PAGE, ge=1, le=1000, description="本次返回的经验做法条数"),
+    practice_offset: Offset = 0,
+) -> dict[str, Any]:
+    """A document with its clean text, section tree and one page of its practices.
+
+    ``practice_count`` is the total; ``practice_offset`` pages through the rest.
+    """
+    doc = store.get_document(conn, document_id, practice_limit, practice_offset)
     if doc is None:
         raise HTTPException(404, "未找到该文档，可能已被删除")
+    doc["practice_limit"], doc["practice_offset"] = practice_limit, practice_offset
     return doc
 
 

@@ -122,6 +122,27 @@ def outline(structure: dict | None) -> list[dict]:
     return walk((structure or {}).get("sections", []), "")
 
 
+def page_breaks(blocks: Sequence[Block], practice_starts: Sequence[int], per_page: int, max_chars: int) -> list[int]:
+    """Indices of the blocks each page of a long document starts with (the first is always 0).
+
+    A page closes before the block that would take it past ``per_page`` practices or ``max_chars``
+    characters, so each page is cheap to render however long the document; a page holds at least
+    one block. One pass over the blocks and the (sorted) practice starts.
+    """
+    breaks = [0]
+    count, page_start, j = 0, blocks[0].start if blocks else 0, 0
+    for i, b in enumerate(blocks):
+        starting = 0
+        while j < len(practice_starts) and practice_starts[j] < b.end:
+            starting += 1
+            j += 1
+        if i > breaks[-1] and (count + starting > per_page or b.end - page_start > max_chars):
+            breaks.append(i)
+            count, page_start = 0, b.start
+        count += starting
+    return breaks
+
+
 def containing_block(blocks: Sequence[Block], start: int, end: int) -> Block | None:
     """The paragraph that holds ``[start, end)`` (the one overlapping it most)."""
     best, best_overlap = None, 0

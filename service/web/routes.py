@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from bisect import bisect_right
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,15 @@ from service.library.results import hits_with_practices, search_results
 from service.library.search import SearchFilters
 from service.library.store import transaction
 from service.mining.practice import TOPICS
-from service.web.highlight import Marked, containing_block, document_blocks, mark_spans, mark_terms, outline
+from service.web.highlight import (
+    Marked,
+    containing_block,
+    document_blocks,
+    mark_spans,
+    mark_terms,
+    outline,
+    page_breaks,
+)
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -44,6 +53,9 @@ router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 10
 DOCS_PAGE_SIZE = 20
 GROUPS_PAGE_SIZE = 30
+# A document page shows at most this many practices or characters of text.
+DOC_PAGE_PRACTICES = 100
+DOC_PAGE_CHARS = 30_000
 FACET_LIMIT = 8
 KIND_LABELS = {"practice": "经验做法", "directive": "工作要求"}
 FACET_TITLES = [("topic", "主题"), ("kind", "类型"), ("org", "单位"), ("year", "年份"), ("doc_kind", "材料类别")]
@@ -430,13 +442,32 @@ def retry_job(request: Request, job_id: str) -> Response:
 
 @router.get("/documents/{document_id}", response_class=HTMLResponse)
 def document_page(request: Request, document_id: RowId) -> HTMLResponse:
-    """文档详情: outline (section tree) and text with the extracted practices marked in place."""
+    """文档详情: outline (section tree) and text with the extracted practices marked in place.
+
+    A long document is shown a page at a time (at most ``DOC_PAGE_PRACTICES`` practices or
+    ``DOC_PAGE_CHARS`` characters of text per page); ``?practice=<id>`` opens the page holding it.
+    """
     library = _library(request)
-    doc = store.get_document(library.db.conn(), document_id)
+    conn = library.db.conn()
+    doc = store.get_document(conn, document_id, practice_limit=0)
     if doc is None:
         return not_found(request, "未找到该文档，可能已被删除。")
     text = doc["text"] or ""
     structure = {"paragraphs": doc["paragraphs"], "sections": doc["sections"]}
+    blocks = document_blocks(structure, text)
+    breaks = page_breaks(blocks, store.practice_starts(conn, document_id), DOC_PAGE_PRACTICES, DOC_PAGE_CHARS)
+    starts = [blocks[i].start for i in breaks] if blocks else [0]
+    pages = len(starts)
+    wanted = _int(request.query_params.get("practice"))
+    if wanted is not None and (found := store.get_practice(conn, wanted)) and found["document_id"] == document_id:
+        page = bisect_right(starts, found["span"][0]) or 1
+    else:
+        page = _page_number(request)
+    if page > pages:
+        return not_found(request, f"这份文档只有 {pages} 页。")
+    lo = starts[page - 1] if page > 1 else 0
+    hi = starts[page] if page < pages else len(text) + 1
+    shown = [b for b in blocks if lo <= b.start < hi]
     marks = [
         Marked(
             p["span"][0],
@@ -446,11 +477,15 @@ def document_page(request: Request, document_id: RowId) -> HTMLResponse:
             ),
             Markup("</a></mark>"),
         )
-        for p in doc["practices"]
+        for p in store.practice_marks(conn, document_id, lo, hi)
     ]
-    blocks = document_blocks(structure, text)
-    for b in blocks:
-        b.html = mark_spans(text[b.start : b.end], b.start, marks)
+    first = 0
+    for b in shown:
+        while first < len(marks) and marks[first].end <= b.start:
+            first += 1
+        inside = [m for m in marks[first:] if m.start < b.end]
+        b.html = mark_spans(text[b.start : b.end], b.start, inside)
+    heading_pages = {b.anchor: bisect_right(starts, b.start) or 1 for b in blocks if b.anchor}
     doc["size_label"] = _size_label(doc.get("size"))
     return render(
         request,
@@ -458,9 +493,16 @@ def document_page(request: Request, document_id: RowId) -> HTMLResponse:
         title=doc["title"] or doc["filename"],
         active="documents",
         d=doc,
-        practices=doc["practices"],
-        blocks=blocks,
+        practice_count=doc["practice_count"],
+        blocks=shown,
         outline=outline(structure),
+        anchor_url=lambda anchor: (
+            f"#{anchor}" if heading_pages.get(anchor, 1) == page
+            else _url(f"/documents/{document_id}", {"page": heading_pages.get(anchor, 1)}) + f"#{anchor}"
+        ),
+        page=page,
+        pages=pages,
+        page_url=_pager(f"/documents/{document_id}", {}),
         warnings=doc.get("warnings") or [],
         original_url=f"/api/documents/{document_id}/original",
     )
