@@ -27,6 +27,11 @@ RowId = Annotated[int, Path(ge=1, le=MAX_INT)]
 OptionalId = Annotated[int | None, Query(ge=1, le=MAX_INT)]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 Year = Annotated[int | None, Query(ge=1, le=9999)]
+# A search is a phrase, a filter a unit's or a tag's name; nothing longer is ever meant.
+MAX_QUERY_CHARS = 200
+MAX_FILTER_CHARS = 100
+QueryText = Annotated[str, Query(max_length=MAX_QUERY_CHARS)]
+FilterText = Annotated[str | None, Query(max_length=MAX_FILTER_CHARS)]
 
 FIELD_LABELS = {
     "document_id": "文档编号",
@@ -46,6 +51,9 @@ FIELD_LABELS = {
     "kind": "类型",
     "topic": "主题",
     "tag": "标签",
+    "org": "单位",
+    "doc_kind": "材料类别",
+    "email": "邮箱",
     "ids": "经验做法编号",
     "token": "退订链接",
     "force": "是否全部发送",

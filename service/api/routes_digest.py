@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 from html import escape
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -18,6 +18,7 @@ from service.digest import subscriptions as subs
 from service.digest.runner import DigestRunner, list_digests
 from service.digest.scheduler import DigestScheduler, next_slot, scheduler_enabled
 from service.digest.select import lexical_search
+from service.digest.subscriptions import MAX_EMAIL_CHARS
 from service.digest.tokens import token_matches, token_subscription_id, unsubscribe_url
 from service.library.db import connect
 from service.library.library import Library, database_path
@@ -124,7 +125,9 @@ async def create_subscription(request: Request, library: LibraryDep) -> Any:
 
 
 @router.get("/subscriptions")
-def list_subscriptions(request: Request, conn: ConnDep, email: str | None = None) -> dict[str, Any]:
+def list_subscriptions(
+    request: Request, conn: ConnDep, email: Annotated[str | None, Query(max_length=MAX_EMAIL_CHARS)] = None
+) -> dict[str, Any]:
     """All subscriptions, or those of one e-mail address."""
     return {"subscriptions": [_view(request, s) for s in subs.list_all(conn, email=email)]}
 

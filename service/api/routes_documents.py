@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, File, HTTPException, Query, Response, UploadFile
 
-from service.api.bounds import Offset, RowId, Year
+from service.api.bounds import MAX_QUERY_CHARS, FilterText, Offset, RowId, Year
 from service.api.deps import ConnDep, LibraryDep
 from service.library import store
 from service.library.ingest import delete_document
@@ -52,11 +52,11 @@ def upload(files: Annotated[list[UploadFile], File()], library: LibraryDep) -> d
 @router.get("")
 def list_documents(
     conn: ConnDep,
-    kind: str | None = None,
-    org: str | None = None,
+    kind: FilterText = None,
+    org: FilterText = None,
     year: Year = None,
     status: str | None = Query(None, description="near_duplicate | original"),
-    q: str | None = Query(None, description="标题或文件名包含的文字"),
+    q: str | None = Query(None, max_length=MAX_QUERY_CHARS, description="标题或文件名包含的文字"),
     limit: int = Query(20, ge=1, le=200),
     offset: Offset = 0,
 ) -> dict[str, Any]:

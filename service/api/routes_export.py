@@ -8,7 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
-from service.api.bounds import MAX_INT, OptionalId, Year
+from service.api.bounds import MAX_INT, FilterText, OptionalId, QueryText, Year
 from service.api.deps import LibraryDep
 from service.library import export
 from service.library.search import SearchFilters
@@ -41,13 +41,13 @@ def _parse_ids(ids: str) -> list[int]:
 def export_practices(
     library: LibraryDep,
     format: str = Query("docx", description="docx | csv | json"),
-    q: str = "",
-    topic: str | None = None,
-    org: str | None = None,
+    q: QueryText = "",
+    topic: FilterText = None,
+    org: FilterText = None,
     kind: str | None = None,
     year: Year = None,
-    doc_kind: str | None = None,
-    tag: str | None = None,
+    doc_kind: FilterText = None,
+    tag: FilterText = None,
     group: OptionalId = None,
     ids: str | None = Query(None, description="以逗号分隔的经验做法编号"),
     limit: int = Query(500, ge=1, le=MAX_EXPORT, description="检索结果最多导出多少条"),

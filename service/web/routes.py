@@ -26,7 +26,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.api import routes_tags
-from service.api.bounds import MAX_INT, RowId, api_validation_error, validation_detail
+from service.api.bounds import (
+    FIELD_LABELS,
+    MAX_FILTER_CHARS,
+    MAX_INT,
+    MAX_QUERY_CHARS,
+    RowId,
+    api_validation_error,
+    validation_detail,
+)
 from service.digest import subscriptions as subs
 from service.digest.runner import DigestRunner
 from service.intake.document import DOCUMENT_KINDS
@@ -202,6 +210,9 @@ def home(request: Request) -> HTMLResponse:
 
 def _filters_from(request: Request) -> SearchFilters:
     qp = request.query_params
+    for name in ("topic", "org", "kind", "doc_kind", "tag"):
+        if len(qp.get(name) or "") > MAX_FILTER_CHARS:
+            raise HTTPException(422, f"筛选条件“{FIELD_LABELS.get(name, name)}”过长，最多 {MAX_FILTER_CHARS} 字")
     kind = qp.get("kind") or None
     return SearchFilters(
         topic=qp.get("topic") or None,
@@ -287,6 +298,8 @@ def search_context(library: Library, q: str, filters: SearchFilters, page: int) 
 def search_page(request: Request) -> HTMLResponse:
     """搜索: query + filters, facets with counts, highlighted terms, paging, 相似做法 per result."""
     q = (request.query_params.get("q") or "").strip()
+    if len(q) > MAX_QUERY_CHARS:
+        raise HTTPException(422, f"检索词过长（{len(q)} 字），最多 {MAX_QUERY_CHARS} 字")
     filters = _filters_from(request)
     context = search_context(_library(request), q, filters, _page_number(request))
     title = f"搜索：{q}" if q else (f"主题：{filters.topic}" if filters.topic else "全部经验做法")

@@ -123,3 +123,18 @@ def test_validation_messages_are_chinese_and_name_the_field(app_client):
     page = app_client.get("/documents/abc")
     assert page.status_code == 422 and page.headers["content-type"].startswith("text/html")
     assert "文档编号（document_id）应为整数" in page.text
+
+
+@pytest.mark.parametrize(
+    ("path", "words"),
+    [
+        ("/api/search?q=" + "学" * 5000, "检索词（q）最多 200 个字符"),
+        ("/api/search?org=" + "单" * 500, "单位（org）最多 100 个字符"),
+        ("/api/export?q=" + "学" * 5000, "检索词（q）最多 200 个字符"),
+        ("/search?q=" + "学" * 5000, "检索词过长"),
+        ("/search?tag=" + "学" * 500, "“标签”过长"),
+    ],
+)
+def test_overlong_searches_and_filters_are_refused_in_chinese(app_client, path, words):
+    response = app_client.get(path)
+    assert response.status_code == 422 and words in response.text
