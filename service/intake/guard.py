@@ -178,7 +178,7 @@ def run_isolated(
             proc.join(5)
             raise IntakeError(
                 "crashed",
-                "解析程序在读取此文件时异常退出；文件可能已损坏，请另存后重新上传",
+                "解析程序在读取此文件时异常退出：文件可能过大或已损坏；请拆分或另存后重新上传",
                 _exit_reason(proc.exitcode),
             ) from exc
     finally:
