@@ -223,7 +223,7 @@ def _inflated_docx(source: Path, copies: int) -> bytes:
 
 def test_a_docx_beyond_the_parse_memory_cap_is_reported_as_too_big_not_damaged() -> None:
     source = SAMPLES / "hust-partygov-docx__01.docx"
-    big = _inflated_docx(source, 400)
+    big = _inflated_docx(source, 4000)  # about 87 MB of document.xml, far beyond a 32 MB cap
     err = _refusal(big, "很长的材料.docx", Settings(parse_memory_mb=32, max_text_chars=10**8))
     assert err.code == "memory"
     assert "过大" in err.message and "损坏" not in err.message
