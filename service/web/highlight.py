@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
@@ -73,7 +73,7 @@ class Block:
     end: int
     level: int = 0
     anchor: str | None = None
-    html: Markup = field(default_factory=Markup)
+    html: Markup = Markup()  # immutable, so one shared empty value is safe
 
 
 def document_blocks(structure: dict | None, text: str) -> list[Block]:

@@ -64,6 +64,7 @@ GROUPS_PAGE_SIZE = 30
 # A document page shows at most this many practices or characters of text.
 DOC_PAGE_PRACTICES = 100
 DOC_PAGE_CHARS = 30_000
+MAX_OUTLINE = 300
 FACET_LIMIT = 8
 KIND_LABELS = {"practice": "经验做法", "directive": "工作要求"}
 FACET_TITLES = [("topic", "主题"), ("kind", "类型"), ("org", "单位"), ("year", "年份"), ("doc_kind", "材料类别")]
@@ -499,6 +500,16 @@ def document_page(request: Request, document_id: RowId) -> HTMLResponse:
         inside = [m for m in marks[first:] if m.start < b.end]
         b.html = mark_spans(text[b.start : b.end], b.start, inside)
     heading_pages = {b.anchor: bisect_right(starts, b.start) or 1 for b in blocks if b.anchor}
+    here, elsewhere = "#{}", f"/documents/{document_id}?page={{}}#{{}}"
+
+    def anchor_url(anchor: str) -> str:
+        on = heading_pages.get(anchor, 1)
+        return here.format(anchor) if on == page else elsewhere.format(on, anchor)
+
+    tree = outline(structure)
+    # A report with thousands of headings keeps its outline readable (and its pages fast): top level only.
+    if _outline_size(tree) > MAX_OUTLINE:
+        tree = [{**n, "children": []} for n in tree[: MAX_OUTLINE + 1]]
     doc["size_label"] = _size_label(doc.get("size"))
     return render(
         request,
@@ -508,17 +519,19 @@ def document_page(request: Request, document_id: RowId) -> HTMLResponse:
         d=doc,
         practice_count=doc["practice_count"],
         blocks=shown,
-        outline=outline(structure),
-        anchor_url=lambda anchor: (
-            f"#{anchor}" if heading_pages.get(anchor, 1) == page
-            else _url(f"/documents/{document_id}", {"page": heading_pages.get(anchor, 1)}) + f"#{anchor}"
-        ),
+        outline=tree[:MAX_OUTLINE],
+        outline_cut=len(tree) > MAX_OUTLINE,
+        anchor_url=anchor_url,
         page=page,
         pages=pages,
         page_url=_pager(f"/documents/{document_id}", {}),
         warnings=doc.get("warnings") or [],
         original_url=f"/api/documents/{document_id}/original",
     )
+
+
+def _outline_size(nodes: list[dict]) -> int:
+    return sum(1 + _outline_size(n["children"]) for n in nodes)
 
 
 # ---------------------------------------------------------------- groups
