@@ -24,6 +24,7 @@ class Settings:
     max_file_mb: float = 100.0
     max_pages: int = 2000
     parse_timeout_s: float = 120.0
+    parse_memory_mb: int = 768  # address space a parse may add; beyond it the file is reported as too big
     max_unzipped_mb: float = 200.0
     max_text_chars: int = 2_000_000
     # Service
@@ -54,6 +55,7 @@ class Settings:
             max_file_mb=float(_env("MAX_FILE_MB", str(d.max_file_mb))),
             max_pages=int(_env("MAX_PAGES", str(d.max_pages))),
             parse_timeout_s=float(_env("PARSE_TIMEOUT_S", str(d.parse_timeout_s))),
+            parse_memory_mb=int(_env("PARSE_MEMORY_MB", str(d.parse_memory_mb))),
             max_unzipped_mb=float(_env("MAX_UNZIPPED_MB", str(d.max_unzipped_mb))),
             max_text_chars=int(_env("MAX_TEXT_CHARS", str(d.max_text_chars))),
             host=_env("HOST", d.host),

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from service import __version__
 from service.api import routes_digest as digest_stage
 from service.api import routes_documents, routes_groups, routes_jobs, routes_practices, routes_search
+from service.api.bounds import JsonBodyGuard
 from service.config import Settings
 from service.library.library import Library, load_embedder
 from service.library.samples import queue_sample_corpus
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, embedder: Any | None = None) ->
             await run_in_threadpool(library.close)
 
     app = FastAPI(title="经验库 Jingyan", version=__version__, lifespan=lifespan)
+    app.add_middleware(JsonBodyGuard)
     app.state.settings = settings
     app.state.library = library
     mount_pages(app)  # staff pages and static files (service/web); registered first so they own "/"

@@ -5,19 +5,21 @@ from __future__ import annotations
 import functools
 import json
 from html import escape
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from service.api.bounds import OptionalId, RowId
 from service.api.deps import ConnDep, LibraryDep
 from service.digest import schema as digest_schema
 from service.digest import subscriptions as subs
 from service.digest.runner import DigestRunner, list_digests
 from service.digest.scheduler import DigestScheduler, next_slot, scheduler_enabled
 from service.digest.select import lexical_search
-from service.digest.tokens import read_token, unsubscribe_url
+from service.digest.subscriptions import MAX_EMAIL_CHARS
+from service.digest.tokens import token_matches, token_subscription_id, unsubscribe_url
 from service.library.db import connect
 from service.library.library import Library, database_path
 from service.library.store import transaction
@@ -80,7 +82,7 @@ async def _json_body(request: Request) -> Any:
     raw = await request.body()
     try:
         return json.loads(raw or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise subs.SubscriptionError(f"请求内容不是有效的 JSON（{exc}）") from exc
 
 
@@ -89,7 +91,9 @@ def _view(request: Request, sub: subs.Subscription) -> dict[str, Any]:
     data = sub.to_dict()
     data["next_send_at"] = next_slot(sub, runner.clock.now(), runner.tz).isoformat() if sub.active else None
     data["timezone"] = str(runner.tz)  # send_at is read in this zone
-    data["unsubscribe_url"] = unsubscribe_url(runner.settings.base_url, sub.id, runner.settings.secret_key)
+    data["unsubscribe_url"] = unsubscribe_url(
+        runner.settings.base_url, sub.id, sub.unsubscribe_secret, runner.settings.secret_key
+    )
     return data
 
 
@@ -121,18 +125,20 @@ async def create_subscription(request: Request, library: LibraryDep) -> Any:
 
 
 @router.get("/subscriptions")
-def list_subscriptions(request: Request, conn: ConnDep, email: str | None = None) -> dict[str, Any]:
+def list_subscriptions(
+    request: Request, conn: ConnDep, email: Annotated[str | None, Query(max_length=MAX_EMAIL_CHARS)] = None
+) -> dict[str, Any]:
     """All subscriptions, or those of one e-mail address."""
     return {"subscriptions": [_view(request, s) for s in subs.list_all(conn, email=email)]}
 
 
 @router.get("/subscriptions/{subscription_id}")
-def read_subscription(subscription_id: int, request: Request, conn: ConnDep) -> dict[str, Any]:
+def read_subscription(subscription_id: RowId, request: Request, conn: ConnDep) -> dict[str, Any]:
     return _view(request, _get(conn, subscription_id))
 
 
 @router.patch("/subscriptions/{subscription_id}")
-async def update_subscription(subscription_id: int, request: Request, library: LibraryDep) -> Any:
+async def update_subscription(subscription_id: RowId, request: Request, library: LibraryDep) -> Any:
     """Change filters, schedule or channel; ``{"active": false}`` pauses, ``true`` resumes."""
     try:
         payload = await _json_body(request)
@@ -150,7 +156,7 @@ async def update_subscription(subscription_id: int, request: Request, library: L
 
 
 @router.delete("/subscriptions/{subscription_id}")
-def delete_subscription(subscription_id: int, conn: ConnDep) -> dict[str, Any]:
+def delete_subscription(subscription_id: RowId, conn: ConnDep) -> dict[str, Any]:
     """Delete a subscription and its digest history."""
     try:
         subs.delete(conn, subscription_id)
@@ -160,7 +166,7 @@ def delete_subscription(subscription_id: int, conn: ConnDep) -> dict[str, Any]:
 
 
 @router.get("/subscriptions/{subscription_id}/preview")
-def preview_subscription(subscription_id: int, request: Request, conn: ConnDep) -> dict[str, Any]:
+def preview_subscription(subscription_id: RowId, request: Request, conn: ConnDep) -> dict[str, Any]:
     """The next digest's content if it were sent now; nothing is sent or recorded."""
     return _runner(request).preview(conn, _get(conn, subscription_id))
 
@@ -171,7 +177,7 @@ def preview_subscription(subscription_id: int, request: Request, conn: ConnDep) 
 @router.get("/digests")
 def read_digests(
     conn: ConnDep,
-    subscription_id: int | None = None,
+    subscription_id: OptionalId = None,
     status: str | None = Query(None, description="pending | sending | sent | failed | superseded | cancelled"),
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
@@ -199,13 +205,16 @@ PAGE = """<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>{
 
 def _unsubscribe(request: Request, conn, token: str) -> subs.Subscription | None:
     runner = _runner(request)
-    subscription_id = read_token(token, runner.settings.secret_key)
+    subscription_id = token_subscription_id(token)
     if subscription_id is None:
         return None
     try:
-        return subs.deactivate(conn, subscription_id, runner.clock.now())
+        sub = subs.get(conn, subscription_id)
     except subs.SubscriptionNotFound:
         return None
+    if not token_matches(token, sub.id, sub.unsubscribe_secret, runner.settings.secret_key):
+        return None
+    return subs.deactivate(conn, sub.id, runner.clock.now())
 
 
 @pages.get("/unsubscribe", response_class=HTMLResponse)

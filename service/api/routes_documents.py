@@ -7,12 +7,16 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, File, HTTPException, Query, Response, UploadFile
 
+from service.api.bounds import MAX_QUERY_CHARS, FilterText, Offset, RowId, Year
 from service.api.deps import ConnDep, LibraryDep
 from service.library import store
 from service.library.ingest import delete_document
 from service.library.uploads import Arrival, expand
 
 router = APIRouter(prefix="/api/documents", tags=["documents"])
+
+# A long report can carry thousands of practices; they come a page at a time.
+PRACTICE_PAGE = 200
 
 
 @router.post("", status_code=202)
@@ -48,13 +52,13 @@ def upload(files: Annotated[list[UploadFile], File()], library: LibraryDep) -> d
 @router.get("")
 def list_documents(
     conn: ConnDep,
-    kind: str | None = None,
-    org: str | None = None,
-    year: int | None = None,
+    kind: FilterText = None,
+    org: FilterText = None,
+    year: Year = None,
     status: str | None = Query(None, description="near_duplicate | original"),
-    q: str | None = Query(None, description="标题或文件名包含的文字"),
+    q: str | None = Query(None, max_length=MAX_QUERY_CHARS, description="标题或文件名包含的文字"),
     limit: int = Query(20, ge=1, le=200),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """Documents newest first, each with its practice count."""
     items, total = store.list_documents(
@@ -64,16 +68,25 @@ def list_documents(
 
 
 @router.get("/{document_id}")
-def read_document(document_id: int, conn: ConnDep) -> dict[str, Any]:
-    """A document with its clean text, section tree and practices."""
-    doc = store.get_document(conn, document_id)
+def read_document(
+    document_id: RowId,
+    conn: ConnDep,
+    practice_limit: int = Query(PRACTICE_PAGE, ge=1, le=1000, description="本次返回的经验做法条数"),
+    practice_offset: Offset = 0,
+) -> dict[str, Any]:
+    """A document with its clean text, section tree and one page of its practices.
+
+    ``practice_count`` is the total; ``practice_offset`` pages through the rest.
+    """
+    doc = store.get_document(conn, document_id, practice_limit, practice_offset)
     if doc is None:
         raise HTTPException(404, "未找到该文档，可能已被删除")
+    doc["practice_limit"], doc["practice_offset"] = practice_limit, practice_offset
     return doc
 
 
 @router.get("/{document_id}/original")
-def download_original(document_id: int, library: LibraryDep) -> Response:
+def download_original(document_id: RowId, library: LibraryDep) -> Response:
     """The bytes exactly as uploaded, with their type and file name."""
     row = store.document_row(library.db.conn(), document_id)
     if row is None:
@@ -87,7 +100,7 @@ def download_original(document_id: int, library: LibraryDep) -> Response:
 
 
 @router.delete("/{document_id}")
-def remove_document(document_id: int, library: LibraryDep) -> dict[str, Any]:
+def remove_document(document_id: RowId, library: LibraryDep) -> dict[str, Any]:
     """Delete a document, its practices and their index entries."""
     if not delete_document(library.db.conn(), library.index, library.grouper, library.blobs, document_id):
         raise HTTPException(404, "未找到该文档，可能已被删除")

@@ -8,6 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
+from service.api.bounds import MAX_INT, FilterText, OptionalId, QueryText, Year
 from service.api.deps import LibraryDep
 from service.library import export
 from service.library.search import SearchFilters
@@ -28,24 +29,26 @@ def content_disposition(filename: str, ascii_fallback: str) -> str:
 
 
 def _parse_ids(ids: str) -> list[int]:
-    try:
-        return [int(x) for x in ids.replace("，", ",").split(",") if x.strip()]
-    except ValueError as exc:
-        raise HTTPException(422, "ids 应为以逗号分隔的经验做法编号，例如 ids=1,2,3") from exc
+    parts = [x.strip() for x in ids.replace("，", ",").split(",") if x.strip()]
+    if len(parts) > MAX_EXPORT:
+        raise HTTPException(422, f"一次最多导出 {MAX_EXPORT} 条经验做法")
+    if not all(x.isascii() and x.isdigit() and len(x) <= 19 and 0 < int(x) <= MAX_INT for x in parts):
+        raise HTTPException(422, "ids 应为以逗号分隔的经验做法编号，例如 ids=1,2,3")
+    return [int(x) for x in parts]
 
 
 @router.get("/export")
 def export_practices(
     library: LibraryDep,
     format: str = Query("docx", description="docx | csv | json"),
-    q: str = "",
-    topic: str | None = None,
-    org: str | None = None,
+    q: QueryText = "",
+    topic: FilterText = None,
+    org: FilterText = None,
     kind: str | None = None,
-    year: int | None = None,
-    doc_kind: str | None = None,
-    tag: str | None = None,
-    group: int | None = None,
+    year: Year = None,
+    doc_kind: FilterText = None,
+    tag: FilterText = None,
+    group: OptionalId = None,
     ids: str | None = Query(None, description="以逗号分隔的经验做法编号"),
     limit: int = Query(500, ge=1, le=MAX_EXPORT, description="检索结果最多导出多少条"),
 ) -> Response:

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
 
+from service.api.bounds import Offset, RowId
 from service.api.deps import LibraryDep
 from service.library import store
 
@@ -16,7 +17,7 @@ router = APIRouter(prefix="/api/groups", tags=["groups"])
 def list_groups(
     library: LibraryDep,
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """Groups, largest first as the grouper orders them."""
     groups = library.grouper.list_groups(library.db.conn(), limit, offset)
@@ -24,7 +25,7 @@ def list_groups(
 
 
 @router.get("/{group_id}")
-def read_group(group_id: int, library: LibraryDep) -> dict[str, Any]:
+def read_group(group_id: RowId, library: LibraryDep) -> dict[str, Any]:
     """A group with its practices and their documents."""
     conn = library.db.conn()
     group = library.grouper.get_group(conn, group_id)

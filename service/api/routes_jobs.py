@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
 
+from service.api.bounds import Offset
 from service.api.deps import LibraryDep
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
@@ -16,7 +17,7 @@ def list_jobs(
     library: LibraryDep,
     status: str | None = Query(None, pattern="^(queued|running|done|failed)$"),
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """Recent jobs, newest first, with counts per status."""
     jobs, total = library.queue.list(status, limit, offset)

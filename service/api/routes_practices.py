@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
 
+from service.api.bounds import RowId
 from service.api.deps import LibraryDep
 from service.library import store
 from service.library.results import hits_with_practices
@@ -14,7 +15,7 @@ router = APIRouter(prefix="/api/practices", tags=["practices"])
 
 
 @router.get("/{practice_id}")
-def read_practice(practice_id: int, library: LibraryDep) -> dict[str, Any]:
+def read_practice(practice_id: RowId, library: LibraryDep) -> dict[str, Any]:
     """A practice with its document."""
     conn = library.db.conn()
     practice = store.get_practice(conn, practice_id)
@@ -26,7 +27,7 @@ def read_practice(practice_id: int, library: LibraryDep) -> dict[str, Any]:
 @router.get("/{practice_id}/similar")
 def similar_practices(
     library: LibraryDep,
-    practice_id: int,
+    practice_id: RowId,
     limit: int = Query(10, ge=1, le=50),
     same_document: bool = Query(False, description="是否包括同一文档中的做法"),
 ) -> dict[str, Any]:

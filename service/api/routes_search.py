@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
+from service.api.bounds import FilterText, Offset, QueryText, Year
 from service.api.deps import LibraryDep
 from service.library.results import search_results
 from service.library.search import SearchFilters
@@ -16,15 +17,15 @@ router = APIRouter(prefix="/api", tags=["search"])
 @router.get("/search")
 def search(
     library: LibraryDep,
-    q: str = "",
-    topic: str | None = None,
-    org: str | None = None,
+    q: QueryText = "",
+    topic: FilterText = None,
+    org: FilterText = None,
     kind: str | None = Query(None, description="practice | directive"),
-    year: int | None = None,
-    doc_kind: str | None = None,
-    tag: str | None = None,
+    year: Year = None,
+    doc_kind: FilterText = None,
+    tag: FilterText = None,
     limit: int = Query(10, ge=1, le=100),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """Practices matching ``q`` within the filters, best first, with facets over all matches."""
     filters = SearchFilters(topic=topic, org=org, kind=kind, year=year, doc_kind=doc_kind, tag=tag)

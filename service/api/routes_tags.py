@@ -11,7 +11,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException
 
+from service.api.bounds import RowId
 from service.api.deps import ConnDep
+from service.digest.subscriptions import CONTROL_RE
 from service.library.store import transaction
 from service.mining.practice import TOPICS
 
@@ -53,14 +55,14 @@ def list_tags(conn: ConnDep) -> dict[str, Any]:
 
 
 @router.get("/practices/{practice_id}/tags")
-def practice_tags(practice_id: int, conn: ConnDep) -> dict[str, Any]:
+def practice_tags(practice_id: RowId, conn: ConnDep) -> dict[str, Any]:
     """The tags a practice carries now."""
     _require_practice(conn, practice_id)
     return {"practice_id": practice_id, "tags": _tags(conn, practice_id)}
 
 
 @router.post("/practices/{practice_id}/tags", status_code=201)
-def add_tag(practice_id: int, conn: ConnDep, payload: Annotated[Any, Body()] = None) -> dict[str, Any]:
+def add_tag(practice_id: RowId, conn: ConnDep, payload: Annotated[Any, Body()] = None) -> dict[str, Any]:
     """Add a staff tag (or bring back an automatic tag that was removed)."""
     tag = payload.get("tag") if isinstance(payload, dict) else None
     if not isinstance(tag, str) or not tag.strip():
@@ -68,6 +70,8 @@ def add_tag(practice_id: int, conn: ConnDep, payload: Annotated[Any, Body()] = N
     tag = tag.strip()
     if len(tag) > MAX_TAG_CHARS:
         raise HTTPException(422, f"标签不能超过 {MAX_TAG_CHARS} 个字")
+    if CONTROL_RE.search(tag):
+        raise HTTPException(422, "标签中含有控制字符（如 NUL、换行），请删去后再提交")
     with transaction(conn):
         _require_practice(conn, practice_id)
         row = conn.execute(
@@ -86,7 +90,7 @@ def add_tag(practice_id: int, conn: ConnDep, payload: Annotated[Any, Body()] = N
 
 
 @router.delete("/practices/{practice_id}/tags/{tag}")
-def remove_tag(practice_id: int, tag: str, conn: ConnDep) -> dict[str, Any]:
+def remove_tag(practice_id: RowId, tag: str, conn: ConnDep) -> dict[str, Any]:
     """Remove a tag: automatic ones are marked removed, staff ones deleted."""
     with transaction(conn):
         _require_practice(conn, practice_id)

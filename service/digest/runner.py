@@ -281,7 +281,7 @@ class DigestRunner:
         )
 
     def _render(self, sub, practices, start, end, digest_id, with_docx: bool = True) -> RenderedDigest:
-        link = unsubscribe_url(self.settings.base_url, sub.id, self.settings.secret_key)
+        link = unsubscribe_url(self.settings.base_url, sub.id, sub.unsubscribe_secret, self.settings.secret_key)
         return render(sub, practices, start, end, link, self.tz, digest_id, with_docx)
 
     def _deliver(self, sub: subs.Subscription, rendered: RenderedDigest) -> None:

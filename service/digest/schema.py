@@ -57,9 +57,51 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX digest_items_practice ON digest_items(practice_id);
     """,
+    # Ids are never handed out twice (AUTOINCREMENT), so a deleted subscription's id cannot pass to
+    # a new one; each subscription gets a random secret its unsubscribe token is bound to.
+    # Existing rows are copied with their ids and a fresh secret (older links stop working).
+    """
+    CREATE TABLE subscriptions_next (
+        id                  INTEGER PRIMARY KEY AUTOINCREMENT,
+        email               TEXT,
+        webhook_url         TEXT,
+        topics_json         TEXT NOT NULL DEFAULT '[]',
+        tags_json           TEXT NOT NULL DEFAULT '[]',
+        orgs_json           TEXT NOT NULL DEFAULT '[]',
+        query               TEXT NOT NULL DEFAULT '',
+        frequency           TEXT NOT NULL,
+        send_at             TEXT NOT NULL,
+        weekday             INTEGER NOT NULL DEFAULT 1,
+        active              INTEGER NOT NULL DEFAULT 1,
+        last_slot_at        TEXT,
+        created_at          TEXT NOT NULL,
+        updated_at          TEXT NOT NULL,
+        unsubscribe_secret  TEXT NOT NULL
+    );
+    INSERT INTO subscriptions_next(id, email, webhook_url, topics_json, tags_json, orgs_json, query, frequency,
+        send_at, weekday, active, last_slot_at, created_at, updated_at, unsubscribe_secret)
+    SELECT id, email, webhook_url, topics_json, tags_json, orgs_json, query, frequency,
+        send_at, weekday, active, last_slot_at, created_at, updated_at, lower(hex(randomblob(16)))
+    FROM subscriptions;
+    DROP TABLE subscriptions;
+    ALTER TABLE subscriptions_next RENAME TO subscriptions;
+    CREATE INDEX subscriptions_email ON subscriptions(email);
+    """,
 ]
 
 
 def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the digest tables up to date (needs the library tables for selection, not for DDL)."""
-    return apply_migrations(conn, COMPONENT, MIGRATIONS)
+    """Bring the digest tables up to date (needs the library tables for selection, not for DDL).
+
+    Foreign keys are off while the scripts run: rebuilding ``subscriptions`` drops the old table,
+    which would otherwise cascade into every digest of every subscription.
+    """
+    conn.execute("PRAGMA foreign_keys=OFF")
+    try:
+        version = apply_migrations(conn, COMPONENT, MIGRATIONS)
+        broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+    finally:
+        conn.execute("PRAGMA foreign_keys=ON")
+    if broken:
+        raise RuntimeError(f"digest tables fail their foreign key check after migration: {broken[:5]}")
+    return version

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from service.digest.clock import iso
+from service.digest.tokens import new_secret
 from service.mining.practice import TOPICS
 
 FREQUENCIES = {"daily": "每日", "weekly": "每周"}
@@ -20,6 +21,12 @@ WEEKDAYS = "一二三四五六日"
 EMAIL_RE = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
 TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 MAX_ITEMS = 50
+# RFC 5321: a forward path holds at most 256 octets, so an address is at most 254 characters.
+MAX_EMAIL_CHARS = 254
+MAX_WEBHOOK_CHARS = 2000
+MAX_ITEM_CHARS = {"topics": 20, "tags": 20, "orgs": 60}
+# Control characters (NUL included) never belong in a tag, a unit's name or a search.
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class SubscriptionError(ValueError):
@@ -53,6 +60,8 @@ class Subscription:
     last_slot_at: str | None = None
     created_at: str = ""
     updated_at: str = ""
+    # Random, stored with the subscription; bound into its unsubscribe token (service.digest.tokens).
+    unsubscribe_secret: str = field(default="", repr=False)
 
     @property
     def channel(self) -> str:
@@ -134,6 +143,8 @@ def validate(payload: Any, current: Subscription | None = None) -> dict[str, Any
         query = payload["query"] if payload["query"] is not None else ""
         if not isinstance(query, str) or len(query) > 200:
             raise SubscriptionError("检索词应为不超过 200 字的文字", "query")
+        if CONTROL_RE.search(query):
+            raise SubscriptionError("检索词中含有控制字符（如换行、NUL），请删去后再提交", "query")
         values["query"] = query.strip()
     if "frequency" in payload:
         frequency = payload["frequency"]
@@ -184,6 +195,10 @@ def normalise_orgs(orgs: list[str]) -> list[str]:
 def _email(value: Any) -> str | None:
     if value in (None, ""):
         return None
+    if isinstance(value, str) and len(value.strip()) > MAX_EMAIL_CHARS:
+        raise SubscriptionError(f"邮箱地址过长（{len(value.strip())} 个字符），最多 {MAX_EMAIL_CHARS} 个字符", "email")
+    if isinstance(value, str) and CONTROL_RE.search(value):
+        raise SubscriptionError("邮箱地址中含有控制字符（如 NUL、换行），请检查后重新填写", "email")
     if not isinstance(value, str) or not EMAIL_RE.match(value.strip()):
         raise SubscriptionError(f"邮箱地址“{value}”格式不正确，例如 dangjian@example.gov.cn", "email")
     return value.strip()
@@ -192,6 +207,8 @@ def _email(value: Any) -> str | None:
 def _webhook(value: Any) -> str | None:
     if value in (None, ""):
         return None
+    if isinstance(value, str) and len(value.strip()) > MAX_WEBHOOK_CHARS:
+        raise SubscriptionError(f"推送地址（webhook_url）过长，最多 {MAX_WEBHOOK_CHARS} 个字符", "webhook_url")
     if not isinstance(value, str) or not re.match(r"^https?://[^\s/]+", value.strip()):
         raise SubscriptionError("推送地址（webhook_url）应以 http:// 或 https:// 开头", "webhook_url")
     return value.strip()
@@ -204,9 +221,17 @@ def _string_list(value: Any, name: str, label: str) -> list[str]:
         value = [v for v in re.split(r"[,，、;；\s]+", value) if v]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise SubscriptionError(f"{label}（{name}）应为文字列表，例如 [\"思想建设\"]", name)
+    if len(value) > MAX_ITEMS * 4:
+        raise SubscriptionError(f"{label}最多 {MAX_ITEMS} 个", name)
     items = list(dict.fromkeys(v.strip() for v in value if v.strip()))
     if len(items) > MAX_ITEMS:
         raise SubscriptionError(f"{label}最多 {MAX_ITEMS} 个", name)
+    limit = MAX_ITEM_CHARS[name]
+    for item in items:
+        if CONTROL_RE.search(item):
+            raise SubscriptionError(f"{label}中含有控制字符（如 NUL、换行），请删去后再提交", name)
+        if len(item) > limit:
+            raise SubscriptionError(f"{label}“{item[:limit]}…”过长，每个最多 {limit} 个字", name)
     return items
 
 
@@ -229,6 +254,7 @@ def _from_row(row: sqlite3.Row) -> Subscription:
         last_slot_at=row["last_slot_at"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        unsubscribe_secret=row["unsubscribe_secret"],
     )
 
 
@@ -238,8 +264,8 @@ def create(conn: sqlite3.Connection, payload: Any, now: datetime) -> Subscriptio
     stamp = iso(now)
     cur = conn.execute(
         "INSERT INTO subscriptions(email, webhook_url, topics_json, tags_json, orgs_json, query, frequency,"
-        " send_at, weekday, active, last_slot_at, created_at, updated_at)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " send_at, weekday, active, last_slot_at, created_at, updated_at, unsubscribe_secret)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             v.get("email"),
             v.get("webhook_url"),
@@ -254,6 +280,7 @@ def create(conn: sqlite3.Connection, payload: Any, now: datetime) -> Subscriptio
             stamp,  # slots before creation are never due
             stamp,
             stamp,
+            new_secret(),
         ),
     )
     return get(conn, cur.lastrowid)

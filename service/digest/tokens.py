@@ -1,7 +1,9 @@
 """Signed unsubscribe tokens: a link in a mail works without a login but cannot be forged.
 
-A token is ``<subscription id>.<HMAC-SHA256 of "unsubscribe:<id>" with settings.secret_key>``
-(base64url, 128 bits kept). It never expires: an old mail's link still unsubscribes.
+A token is ``<subscription id>.<HMAC-SHA256 of "unsubscribe:<id>:<secret>">`` (base64url, 128 bits
+kept), keyed with ``settings.secret_key``. ``secret`` is random and stored with the subscription,
+so knowing an id and the key is not enough to forge a link, and a link of a deleted subscription
+never acts on a later one. A token never expires: an old mail's link still unsubscribes.
 """
 
 from __future__ import annotations
@@ -9,29 +11,50 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import secrets
+
+# Longest token ever issued: 19 digits (a 64-bit id), a dot and 22 base64url characters.
+MAX_TOKEN_CHARS = 64
+MAX_ID = 2**63 - 1
 
 
-def _signature(subscription_id: int, secret_key: str) -> str:
-    mac = hmac.new(secret_key.encode("utf-8"), f"unsubscribe:{subscription_id}".encode(), hashlib.sha256)
+def new_secret() -> str:
+    """A fresh per-subscription secret (128 random bits, hex)."""
+    return secrets.token_hex(16)
+
+
+def _signature(subscription_id: int, subscription_secret: str, secret_key: str) -> str:
+    message = f"unsubscribe:{subscription_id}:{subscription_secret}".encode()
+    mac = hmac.new(secret_key.encode("utf-8"), message, hashlib.sha256)
     return base64.urlsafe_b64encode(mac.digest()[:16]).decode("ascii").rstrip("=")
 
 
-def make_token(subscription_id: int, secret_key: str) -> str:
-    """The token for the unsubscribe link of ``subscription_id``."""
-    return f"{subscription_id}.{_signature(subscription_id, secret_key)}"
+def make_token(subscription_id: int, subscription_secret: str, secret_key: str) -> str:
+    """The token for the unsubscribe link of one subscription."""
+    return f"{subscription_id}.{_signature(subscription_id, subscription_secret, secret_key)}"
 
 
-def read_token(token: str, secret_key: str) -> int | None:
-    """The subscription id a valid token stands for, else None."""
-    head, _, sig = (token or "").strip().partition(".")
-    if not head.isdigit() or not sig:
+def token_subscription_id(token: str) -> int | None:
+    """The subscription id a token names (not yet verified), or None when it is not a token at all."""
+    token = (token or "").strip()
+    if len(token) > MAX_TOKEN_CHARS:
+        return None
+    head, _, sig = token.partition(".")
+    if not head.isascii() or not head.isdigit() or len(head) > 19 or not sig:
         return None
     subscription_id = int(head)
-    if not hmac.compare_digest(sig, _signature(subscription_id, secret_key)):
-        return None
-    return subscription_id
+    return subscription_id if 0 < subscription_id <= MAX_ID else None
 
 
-def unsubscribe_url(base_url: str, subscription_id: int, secret_key: str) -> str:
+def token_matches(token: str, subscription_id: int, subscription_secret: str, secret_key: str) -> bool:
+    """True when ``token`` was issued for this subscription (its id and its secret)."""
+    if token_subscription_id(token) != subscription_id:
+        return False
+    sig = token.strip().partition(".")[2]
+    return hmac.compare_digest(sig.encode(), _signature(subscription_id, subscription_secret, secret_key).encode())
+
+
+def unsubscribe_url(base_url: str, subscription_id: int, subscription_secret: str, secret_key: str) -> str:
     """``{base_url}/unsubscribe?token=…``."""
-    return f"{base_url.rstrip('/')}/unsubscribe?token={make_token(subscription_id, secret_key)}"
+    token = make_token(subscription_id, subscription_secret, secret_key)
+    return f"{base_url.rstrip('/')}/unsubscribe?token={token}"

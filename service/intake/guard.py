@@ -6,10 +6,13 @@ an :class:`IntakeError` with a stable code instead of a hung or dead service.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 import resource
 import signal
+import threading
+import time
 import zipfile
 from collections.abc import Callable
 from typing import Any
@@ -81,12 +84,44 @@ def _address_space_now() -> int:
         return int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def _child(conn: Any, func: Callable[..., Any], args: tuple[Any, ...]) -> None:
+TOO_BIG = "文件过大：解析所需内存超出上限，已停止；请拆分文件（或删去大图片、长表格）后再上传"
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """End this parse child as soon as the process that started it is gone (even by ``kill -9``).
+
+    The kernel's parent-death signal covers Linux; a watchdog thread polling the parent id covers
+    the moment before it is set and systems without it.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+def _child(
+    conn: Any, func: Callable[..., Any], args: tuple[Any, ...], extra_address_space: int, parent_pid: int
+) -> None:
+    _die_with_parent(parent_pid)
     # Library chatter (pdfium, fontTools …) must not reach the clerk's terminal.
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
-        limit = _address_space_now() + CHILD_EXTRA_ADDRESS_SPACE
+        limit = _address_space_now() + extra_address_space
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     except (OSError, ValueError):
         pass  # no limit support on this platform: the time limit still applies
@@ -95,7 +130,7 @@ def _child(conn: Any, func: Callable[..., Any], args: tuple[Any, ...]) -> None:
     except IntakeError as exc:
         conn.send(("error", exc.code, exc.message, exc.detail))
     except MemoryError:
-        conn.send(("error", "memory", "解析此文件所需内存超出上限，已停止；请拆分文件后再上传", "MemoryError in parser"))
+        conn.send(("error", "memory", TOO_BIG, "MemoryError in parser"))
     except Exception as exc:  # noqa: BLE001 - any library failure becomes one clear line
         conn.send(("error", "corrupt", "文件已损坏或格式异常，无法解析；请另存为 .docx 或 PDF 后再上传",
                    f"{type(exc).__name__}: {exc}"))
@@ -115,14 +150,19 @@ def can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods() and not multiprocessing.current_process().daemon
 
 
-def run_isolated(func: Callable[..., Any], args: tuple[Any, ...], timeout_s: float) -> Any:
+def run_isolated(
+    func: Callable[..., Any],
+    args: tuple[Any, ...],
+    timeout_s: float,
+    extra_address_space: int = CHILD_EXTRA_ADDRESS_SPACE,
+) -> Any:
     """Run ``func(*args)`` in a forked child with a memory cap; kill it at ``timeout_s``.
 
     The result travels back by pickle; failures come back as :class:`IntakeError`.
     """
     ctx = multiprocessing.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(sender, func, args), daemon=True)
+    proc = ctx.Process(target=_child, args=(sender, func, args, extra_address_space, os.getpid()), daemon=True)
     proc.start()
     sender.close()
     try:
@@ -138,7 +178,7 @@ def run_isolated(func: Callable[..., Any], args: tuple[Any, ...], timeout_s: flo
             proc.join(5)
             raise IntakeError(
                 "crashed",
-                "解析程序在读取此文件时异常退出；文件可能已损坏，请另存后重新上传",
+                "解析程序在读取此文件时异常退出：文件可能过大或已损坏；请拆分或另存后重新上传",
                 _exit_reason(proc.exitcode),
             ) from exc
     finally:

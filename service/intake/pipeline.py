@@ -43,7 +43,7 @@ def parse_bytes(data: bytes, filename: str, settings: Settings | None = None, *,
     source = SourceInfo(filename, fmt, hashlib.sha256(original).hexdigest(), len(original))
     args = (kind, data, source, settings)
     if isolate and can_fork():
-        return run_isolated(_parse, args, settings.parse_timeout_s)
+        return run_isolated(_parse, args, settings.parse_timeout_s, settings.parse_memory_mb * 1024 * 1024)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return _parse(*args)

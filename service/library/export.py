@@ -202,12 +202,35 @@ def source_line(p: ExportPractice) -> str:
 
 
 def cn_number(n: int) -> str:
-    """1 → 一, 12 → 十二, 21 → 二十一 (enough for headings)."""
-    if n <= 10:
-        return CN_NUMERALS[n - 1]
-    tens, ones = divmod(n, 10)
-    head = "" if tens == 1 else CN_NUMERALS[tens - 1]
-    return head + "十" + (CN_NUMERALS[ones - 1] if ones else "")
+    """Chinese numerals for headings: 1 一, 12 十二, 111 一百一十一, 1005 一千零五, 10010 一万零一十."""
+    if n < 1:
+        raise ValueError(f"heading numbers start at 1, got {n}")
+    if n >= 10**8:
+        return str(n)
+    high, low = divmod(n, 10**4)
+    if not high:
+        return _below_ten_thousand(low, leading=True)
+    out = _below_ten_thousand(high, leading=True) + "万"
+    if low:
+        out += ("零" if low < 1000 else "") + _below_ten_thousand(low, leading=False)
+    return out
+
+
+def _below_ten_thousand(n: int, leading: bool) -> str:
+    """1..9999; ``leading`` drops the 一 of 一十 (十二, but 一百一十二)."""
+    out, zero = "", False
+    for unit, value in (("千", 1000), ("百", 100), ("十", 10), ("", 1)):
+        digit, n = divmod(n, value)
+        if digit:
+            if zero:
+                out += "零"
+            zero = False
+            if not (unit == "十" and digit == 1 and leading and not out):
+                out += CN_NUMERALS[digit - 1]
+            out += unit
+        elif out:
+            zero = True
+    return out
 
 
 # ---------------------------------------------------------------- renderers
@@ -227,14 +250,29 @@ def to_json(practices: Sequence[ExportPractice], title: str = DEFAULT_TITLE, on:
 CSV_COLUMNS = ("编号", "主题", "做法组", "单位", "做法名称", "做法内容", "类型", "标签", "年份", "来源标题", "来源文件", "链接")
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (=HYPERLINK(…), +1+1, @SUM).
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A text cell that Excel or WPS would run as a formula gets a leading ``'``; numbers stay."""
+    if isinstance(value, str) and value.startswith(FORMULA_LEADS):
+        return "'" + value
+    return value
+
+
 def to_csv(practices: Sequence[ExportPractice]) -> bytes:
-    """One row per practice; UTF-8 with BOM so Excel opens the Chinese text correctly."""
+    """One row per practice; UTF-8 with BOM so Excel opens the Chinese text correctly.
+
+    Text cells that a spreadsheet would evaluate are neutralised (see :func:`spreadsheet_safe`).
+    """
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(CSV_COLUMNS)
     for p in practices:
         writer.writerow(
-            [
+            spreadsheet_safe(cell)
+            for cell in [
                 p.id,
                 p.topic,
                 p.group_label or "",

@@ -277,13 +277,19 @@ def list_documents(
     return [document_summary(r, r["practice_count"]) for r in rows], int(total)
 
 
-def get_document(conn: sqlite3.Connection, document_id: int) -> dict[str, Any] | None:
-    """A document with its text, section tree and practices."""
+def get_document(
+    conn: sqlite3.Connection, document_id: int, practice_limit: int | None = None, practice_offset: int = 0
+) -> dict[str, Any] | None:
+    """A document with its text, section tree and practices (all, or one page of them in text order).
+
+    ``practice_count`` is always the document's total, so a caller can page through the rest.
+    """
     row = document_row(conn, document_id)
     if row is None:
         return None
-    practices = practices_of_document(conn, document_id)
-    out = document_summary(row, len(practices))
+    practices = practices_of_document(conn, document_id, practice_limit, practice_offset)
+    count = conn.execute("SELECT COUNT(*) FROM practices WHERE document_id = ?", (document_id,)).fetchone()[0]
+    out = document_summary(row, count)
     structure = json.loads(row["structure_json"] or "{}")
     out["text"] = row["text"]
     out["paragraphs"] = structure.get("paragraphs", [])
@@ -322,11 +328,38 @@ def practice_dict(conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-def practices_of_document(conn: sqlite3.Connection, document_id: int) -> list[dict[str, Any]]:
+def practices_of_document(
+    conn: sqlite3.Connection, document_id: int, limit: int | None = None, offset: int = 0
+) -> list[dict[str, Any]]:
+    """The practices of a document in text order; ``limit``/``offset`` take one page of them."""
     rows = conn.execute(
-        "SELECT * FROM practices WHERE document_id = ? ORDER BY ordinal", (document_id,)
+        "SELECT * FROM practices WHERE document_id = ? ORDER BY ordinal LIMIT ? OFFSET ?",
+        (document_id, -1 if limit is None else limit, offset),
     ).fetchall()
     return [practice_dict(conn, r) for r in rows]
+
+
+def practice_starts(conn: sqlite3.Connection, document_id: int) -> list[int]:
+    """Where each practice of a document starts in its text, in order (for paging the text)."""
+    return [
+        r[0]
+        for r in conn.execute(
+            "SELECT span_start FROM practices WHERE document_id = ? ORDER BY span_start", (document_id,)
+        )
+    ]
+
+
+def practice_marks(conn: sqlite3.Connection, document_id: int, start: int, end: int) -> list[dict[str, Any]]:
+    """The practices whose span overlaps ``[start, end)`` of the document's text: id, span, topic, units."""
+    return [
+        {"id": r["id"], "span": [r["span_start"], r["span_end"]], "topic": r["topic"],
+         "orgs": json.loads(r["orgs_json"])}
+        for r in conn.execute(
+            "SELECT id, span_start, span_end, topic, orgs_json FROM practices"
+            " WHERE document_id = ? AND span_end > ? AND span_start < ? ORDER BY span_start",
+            (document_id, start, end),
+        )
+    ]
 
 
 def get_practice(conn: sqlite3.Connection, practice_id: int) -> dict[str, Any] | None:

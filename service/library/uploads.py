@@ -75,11 +75,22 @@ def expand(filename: str, data: bytes, settings: Settings) -> list[Arrival]:
         return [Arrival(filename, data, "corrupt", f"压缩包已损坏，无法打开，请重新打包后上传（{exc}）")]
     out: list[Arrival] = []
     budget = settings.max_unzipped_mb * 1024 * 1024
-    members = [i for i in infos if not i.is_dir() and not _is_junk(_member_name(i))]
-    if len(members) > MAX_ZIP_MEMBERS:
+    # A path that climbs out (..) or starts at the root is refused with a reason, never silently dropped.
+    unsafe = [i for i in infos if not i.is_dir() and _escapes(_member_name(i))]
+    members = [i for i in infos if not i.is_dir() and i not in unsafe and not _is_junk(_member_name(i))]
+    if len(members) + len(unsafe) > MAX_ZIP_MEMBERS:
         return [
             Arrival(filename, data, "too_many_files", f"压缩包内文件超过 {MAX_ZIP_MEMBERS} 个，请分批上传")
         ]
+    out.extend(
+        Arrival(
+            PurePosixPath(_member_name(i).replace("\\", "/")).name or _member_name(i),
+            b"",
+            "unsafe_path",
+            f"压缩包内文件“{_member_name(i)}”的路径含有“..”或从根目录开始，已拒绝导入；请把文件放在压缩包内的普通文件夹中重新打包后上传",
+        )
+        for i in unsafe
+    )
     for info in members:
         # Only the base name is kept: files are stored by content hash, never at a path from the archive.
         name = PurePosixPath(_member_name(info).replace("\\", "/")).name
@@ -140,6 +151,12 @@ def _member_name(info: zipfile.ZipInfo) -> str:
         return info.filename.encode("cp437").decode("gbk")
     except (UnicodeEncodeError, UnicodeDecodeError):
         return info.filename
+
+
+def _escapes(name: str) -> bool:
+    """A member path that leaves the archive's folder: ``..`` parts, a leading slash or a drive letter."""
+    path = name.replace("\\", "/")
+    return path.startswith("/") or (len(path) > 1 and path[1] == ":") or ".." in path.split("/")
 
 
 def _is_junk(name: str) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
@@ -73,7 +73,7 @@ class Block:
     end: int
     level: int = 0
     anchor: str | None = None
-    html: Markup = field(default_factory=Markup)
+    html: Markup = Markup()  # immutable, so one shared empty value is safe
 
 
 def document_blocks(structure: dict | None, text: str) -> list[Block]:
@@ -120,6 +120,27 @@ def outline(structure: dict | None) -> list[dict]:
         ]
 
     return walk((structure or {}).get("sections", []), "")
+
+
+def page_breaks(blocks: Sequence[Block], practice_starts: Sequence[int], per_page: int, max_chars: int) -> list[int]:
+    """Indices of the blocks each page of a long document starts with (the first is always 0).
+
+    A page closes before the block that would take it past ``per_page`` practices or ``max_chars``
+    characters, so each page is cheap to render however long the document; a page holds at least
+    one block. One pass over the blocks and the (sorted) practice starts.
+    """
+    breaks = [0]
+    count, page_start, j = 0, blocks[0].start if blocks else 0, 0
+    for i, b in enumerate(blocks):
+        starting = 0
+        while j < len(practice_starts) and practice_starts[j] < b.end:
+            starting += 1
+            j += 1
+        if i > breaks[-1] and (count + starting > per_page or b.end - page_start > max_chars):
+            breaks.append(i)
+            count, page_start = 0, b.start
+        count += starting
+    return breaks
 
 
 def containing_block(blocks: Sequence[Block], start: int, end: int) -> Block | None:

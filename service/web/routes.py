@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import math
 import time
+from bisect import bisect_right
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
-from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -25,6 +26,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.api import routes_tags
+from service.api.bounds import (
+    FIELD_LABELS,
+    MAX_FILTER_CHARS,
+    MAX_INT,
+    MAX_QUERY_CHARS,
+    RowId,
+    api_validation_error,
+    validation_detail,
+)
 from service.digest import subscriptions as subs
 from service.digest.runner import DigestRunner
 from service.intake.document import DOCUMENT_KINDS
@@ -34,7 +44,15 @@ from service.library.results import hits_with_practices, search_results
 from service.library.search import SearchFilters
 from service.library.store import transaction
 from service.mining.practice import TOPICS
-from service.web.highlight import Marked, containing_block, document_blocks, mark_spans, mark_terms, outline
+from service.web.highlight import (
+    Marked,
+    containing_block,
+    document_blocks,
+    mark_spans,
+    mark_terms,
+    outline,
+    page_breaks,
+)
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -43,6 +61,10 @@ router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 10
 DOCS_PAGE_SIZE = 20
 GROUPS_PAGE_SIZE = 30
+# A document page shows at most this many practices or characters of text.
+DOC_PAGE_PRACTICES = 100
+DOC_PAGE_CHARS = 30_000
+MAX_OUTLINE = 300
 FACET_LIMIT = 8
 KIND_LABELS = {"practice": "经验做法", "directive": "工作要求"}
 FACET_TITLES = [("topic", "主题"), ("kind", "类型"), ("org", "单位"), ("year", "年份"), ("doc_kind", "材料类别")]
@@ -54,6 +76,8 @@ def mount_pages(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_exception_handler(StarletteHTTPException, _page_error)
     app.add_exception_handler(RequestValidationError, _page_error)
+    # Backstop: a number too large for SQLite that slipped past the route's bounds is still a 4xx.
+    app.add_exception_handler(OverflowError, _page_error)
 
 
 _ERROR_MESSAGES = {404: "您要找的页面或内容不存在，可能已被删除或地址有误。", 422: "地址中的参数不正确，请检查后重试。"}
@@ -61,12 +85,19 @@ _ERROR_MESSAGES = {404: "您要找的页面或内容不存在，可能已被删�
 
 async def _page_error(request: Request, exc: Exception) -> Response:
     """API callers keep FastAPI's JSON errors; a person on a page gets a Chinese page."""
-    if request.url.path.startswith(("/api/", "/docs", "/openapi")):
+    api = request.url.path.startswith(("/api/", "/docs", "/openapi"))
+    if isinstance(exc, OverflowError):
+        exc = HTTPException(422, "请求中的数字超出允许范围，请检查编号、页码或年份")
+    if api:
         if isinstance(exc, RequestValidationError):
-            return await request_validation_exception_handler(request, exc)
+            return await api_validation_error(request, exc)
         return await http_exception_handler(request, exc)  # type: ignore[arg-type]
     status = exc.status_code if isinstance(exc, StarletteHTTPException) else 422
     message = _ERROR_MESSAGES.get(status, "请求未能完成，请稍后重试。")
+    if isinstance(exc, RequestValidationError):
+        message = validation_detail(exc)[0] + "。"
+    elif status == 422 and isinstance(exc, HTTPException) and isinstance(exc.detail, str):
+        message = exc.detail
     return render(request, "error.html", status, title="出错了", heading=f"出错了（{status}）", message=message)
 
 
@@ -118,14 +149,24 @@ def _first_words(text: str, n: int = 28) -> str:
 
 
 def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except ValueError:
+    """A query value as an integer; not a number → None, beyond what SQLite stores → 422."""
+    text = (value or "").strip()
+    digits = text.removeprefix("-").removeprefix("+")
+    if not digits.isascii() or not digits.isdigit():
         return None
+    if len(digits) > 19 or abs(int(text)) > MAX_INT:
+        raise HTTPException(422, "地址中的数字超出允许范围，请检查页码、年份或编号")
+    return int(text)
+
+
+MAX_PAGE = 100_000
 
 
 def _page_number(request: Request) -> int:
-    return max(1, _int(request.query_params.get("page")) or 1)
+    page = max(1, _int(request.query_params.get("page")) or 1)
+    if page > MAX_PAGE:
+        raise HTTPException(422, f"页码超出范围（最多 {MAX_PAGE} 页）")
+    return page
 
 
 def _url(path: str, params: dict[str, Any]) -> str:
@@ -170,6 +211,9 @@ def home(request: Request) -> HTMLResponse:
 
 def _filters_from(request: Request) -> SearchFilters:
     qp = request.query_params
+    for name in ("topic", "org", "kind", "doc_kind", "tag"):
+        if len(qp.get(name) or "") > MAX_FILTER_CHARS:
+            raise HTTPException(422, f"筛选条件“{FIELD_LABELS.get(name, name)}”过长，最多 {MAX_FILTER_CHARS} 字")
     kind = qp.get("kind") or None
     return SearchFilters(
         topic=qp.get("topic") or None,
@@ -255,6 +299,8 @@ def search_context(library: Library, q: str, filters: SearchFilters, page: int) 
 def search_page(request: Request) -> HTMLResponse:
     """搜索: query + filters, facets with counts, highlighted terms, paging, 相似做法 per result."""
     q = (request.query_params.get("q") or "").strip()
+    if len(q) > MAX_QUERY_CHARS:
+        raise HTTPException(422, f"检索词过长（{len(q)} 字），最多 {MAX_QUERY_CHARS} 字")
     filters = _filters_from(request)
     context = search_context(_library(request), q, filters, _page_number(request))
     title = f"搜索：{q}" if q else (f"主题：{filters.topic}" if filters.topic else "全部经验做法")
@@ -286,7 +332,7 @@ def _similar(library: Library, practice_id: int, limit: int) -> list[dict[str, A
 
 
 @router.get("/practices/{practice_id}", response_class=HTMLResponse)
-def practice_page(request: Request, practice_id: int) -> HTMLResponse:
+def practice_page(request: Request, practice_id: RowId) -> HTMLResponse:
     """做法详情: unit, name, topic, tags, source paragraph with the clause highlighted, similar practices."""
     return _practice_page(request, practice_id)
 
@@ -319,14 +365,14 @@ async def _form_tag(request: Request) -> str:
 
 
 @router.post("/practices/{practice_id}/tags", response_class=HTMLResponse)
-async def add_tag(request: Request, practice_id: int) -> Response:
+async def add_tag(request: Request, practice_id: RowId) -> Response:
     """Staff add a tag (the tag API's own function does the work and the checks)."""
     tag = await _form_tag(request)
     return await run_in_threadpool(_change_tag, request, practice_id, tag, True)
 
 
 @router.post("/practices/{practice_id}/tags/remove", response_class=HTMLResponse)
-async def remove_tag(request: Request, practice_id: int) -> Response:
+async def remove_tag(request: Request, practice_id: RowId) -> Response:
     """Staff remove a tag."""
     tag = await _form_tag(request)
     return await run_in_threadpool(_change_tag, request, practice_id, tag, False)
@@ -347,7 +393,7 @@ def _change_tag(request: Request, practice_id: int, tag: str, add: bool) -> Resp
 
 
 @router.get("/practices/{practice_id}/similar-fragment", response_class=HTMLResponse)
-def similar_fragment(request: Request, practice_id: int) -> HTMLResponse:
+def similar_fragment(request: Request, practice_id: RowId) -> HTMLResponse:
     """相似做法 of one result, as an HTML fragment the search page expands inline."""
     return render(
         request, "similar_fragment.html", practice_id=practice_id, similar=_similar(_library(request), practice_id, 5)
@@ -409,14 +455,33 @@ def retry_job(request: Request, job_id: str) -> Response:
 
 
 @router.get("/documents/{document_id}", response_class=HTMLResponse)
-def document_page(request: Request, document_id: int) -> HTMLResponse:
-    """文档详情: outline (section tree) and text with the extracted practices marked in place."""
+def document_page(request: Request, document_id: RowId) -> HTMLResponse:
+    """文档详情: outline (section tree) and text with the extracted practices marked in place.
+
+    A long document is shown a page at a time (at most ``DOC_PAGE_PRACTICES`` practices or
+    ``DOC_PAGE_CHARS`` characters of text per page); ``?practice=<id>`` opens the page holding it.
+    """
     library = _library(request)
-    doc = store.get_document(library.db.conn(), document_id)
+    conn = library.db.conn()
+    doc = store.get_document(conn, document_id, practice_limit=0)
     if doc is None:
         return not_found(request, "未找到该文档，可能已被删除。")
     text = doc["text"] or ""
     structure = {"paragraphs": doc["paragraphs"], "sections": doc["sections"]}
+    blocks = document_blocks(structure, text)
+    breaks = page_breaks(blocks, store.practice_starts(conn, document_id), DOC_PAGE_PRACTICES, DOC_PAGE_CHARS)
+    starts = [blocks[i].start for i in breaks] if blocks else [0]
+    pages = len(starts)
+    wanted = _int(request.query_params.get("practice"))
+    if wanted is not None and (found := store.get_practice(conn, wanted)) and found["document_id"] == document_id:
+        page = bisect_right(starts, found["span"][0]) or 1
+    else:
+        page = _page_number(request)
+    if page > pages:
+        return not_found(request, f"这份文档只有 {pages} 页。")
+    lo = starts[page - 1] if page > 1 else 0
+    hi = starts[page] if page < pages else len(text) + 1
+    shown = [b for b in blocks if lo <= b.start < hi]
     marks = [
         Marked(
             p["span"][0],
@@ -426,11 +491,25 @@ def document_page(request: Request, document_id: int) -> HTMLResponse:
             ),
             Markup("</a></mark>"),
         )
-        for p in doc["practices"]
+        for p in store.practice_marks(conn, document_id, lo, hi)
     ]
-    blocks = document_blocks(structure, text)
-    for b in blocks:
-        b.html = mark_spans(text[b.start : b.end], b.start, marks)
+    first = 0
+    for b in shown:
+        while first < len(marks) and marks[first].end <= b.start:
+            first += 1
+        inside = [m for m in marks[first:] if m.start < b.end]
+        b.html = mark_spans(text[b.start : b.end], b.start, inside)
+    heading_pages = {b.anchor: bisect_right(starts, b.start) or 1 for b in blocks if b.anchor}
+    here, elsewhere = "#{}", f"/documents/{document_id}?page={{}}#{{}}"
+
+    def anchor_url(anchor: str) -> str:
+        on = heading_pages.get(anchor, 1)
+        return here.format(anchor) if on == page else elsewhere.format(on, anchor)
+
+    tree = outline(structure)
+    # A report with thousands of headings keeps its outline readable (and its pages fast): top level only.
+    if _outline_size(tree) > MAX_OUTLINE:
+        tree = [{**n, "children": []} for n in tree[: MAX_OUTLINE + 1]]
     doc["size_label"] = _size_label(doc.get("size"))
     return render(
         request,
@@ -438,12 +517,21 @@ def document_page(request: Request, document_id: int) -> HTMLResponse:
         title=doc["title"] or doc["filename"],
         active="documents",
         d=doc,
-        practices=doc["practices"],
-        blocks=blocks,
-        outline=outline(structure),
+        practice_count=doc["practice_count"],
+        blocks=shown,
+        outline=tree[:MAX_OUTLINE],
+        outline_cut=len(tree) > MAX_OUTLINE,
+        anchor_url=anchor_url,
+        page=page,
+        pages=pages,
+        page_url=_pager(f"/documents/{document_id}", {}),
         warnings=doc.get("warnings") or [],
         original_url=f"/api/documents/{document_id}/original",
     )
+
+
+def _outline_size(nodes: list[dict]) -> int:
+    return sum(1 + _outline_size(n["children"]) for n in nodes)
 
 
 # ---------------------------------------------------------------- groups
@@ -470,7 +558,7 @@ def groups_page(request: Request) -> HTMLResponse:
 
 
 @router.get("/groups/{group_id}", response_class=HTMLResponse)
-def group_page(request: Request, group_id: int) -> HTMLResponse:
+def group_page(request: Request, group_id: RowId) -> HTMLResponse:
     """One practice group: the same kind of practice across units and years."""
     library = _library(request)
     conn = library.db.conn()
@@ -568,7 +656,7 @@ async def create_subscription(request: Request) -> Response:
 
 
 @router.post("/subscriptions/{subscription_id}/{action}", response_class=HTMLResponse)
-def change_subscription(request: Request, subscription_id: int, action: str) -> Response:
+def change_subscription(request: Request, subscription_id: RowId, action: str) -> Response:
     """Pause, resume or delete one subscription, then back to its owner's list."""
     conn = _library(request).db.conn()
     try:
@@ -587,7 +675,7 @@ def change_subscription(request: Request, subscription_id: int, action: str) -> 
 
 
 @router.get("/subscriptions/{subscription_id}/preview", response_class=HTMLResponse)
-def subscription_preview(request: Request, subscription_id: int) -> HTMLResponse:
+def subscription_preview(request: Request, subscription_id: RowId) -> HTMLResponse:
     """The next digest of one subscription as it would be sent now (nothing is sent or recorded)."""
     conn = _library(request).db.conn()
     try:

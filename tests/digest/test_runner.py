@@ -11,7 +11,7 @@ import pytest
 from service.digest import subscriptions as subs
 from service.digest.clock import ManualClock
 from service.digest.runner import list_digests
-from service.digest.tokens import read_token
+from service.digest.tokens import token_matches
 from tests.digest.conftest import SAMPLES, SEED, digest_settings, make_runner, open_db
 from tests.digest.corpus_library import SEED_SPECS, XIANYANG, XIANYANG_SPECS, Spec, add_document
 from tests.digest.servers import MailServer, attachments, html_part, text_part
@@ -75,7 +75,7 @@ def test_mail_holds_the_followed_topic_only_and_is_not_repeated(tmp_path, librar
     word = "\n".join(p.text for p in docx.Document(io.BytesIO(data)).paragraphs)
     assert "日读一文" in word and "三卡预警" not in word
     token = msg["List-Unsubscribe"].split("token=")[1].rstrip(">")
-    assert read_token(token, settings.secret_key) == sub.id
+    assert token_matches(token, sub.id, sub.unsubscribe_secret, settings.secret_key)
 
     clock.advance(timedelta(days=1))
     again = runner.run(force=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from service.digest.subscriptions import SubscriptionError, validate
-from service.digest.tokens import make_token, read_token
+from service.digest.tokens import make_token, token_matches, token_subscription_id
 
 
 @pytest.mark.parametrize(
@@ -38,9 +38,13 @@ def test_a_valid_subscription_is_normalised():
     assert values["orgs"] == ["市政府办公室", "市委编办"]  # as mining names them
 
 
-def test_unsubscribe_tokens_are_signed():
-    token = make_token(42, "secret")
-    assert read_token(token, "secret") == 42
-    assert read_token(token, "another-secret") is None
-    assert read_token(token.replace("42.", "43."), "secret") is None
-    assert read_token("", "secret") is None and read_token("42", "secret") is None
+def test_unsubscribe_tokens_are_signed_and_bound_to_the_subscriptions_secret():
+    token = make_token(42, "own-secret", "key")
+    assert token_subscription_id(token) == 42
+    assert token_matches(token, 42, "own-secret", "key")
+    assert not token_matches(token, 42, "own-secret", "another-key")
+    # The same id with another subscription's secret (an id handed out again) does not match.
+    assert not token_matches(token, 42, "newer-secret", "key")
+    assert not token_matches(token.replace("42.", "43."), 43, "own-secret", "key")
+    assert token_subscription_id("") is None and token_subscription_id("42") is None
+    assert token_subscription_id("9" * 5000 + ".abc") is None

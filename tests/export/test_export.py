@@ -120,3 +120,36 @@ def test_json_keeps_every_field(tmp_path):
     doc = json.loads(export.to_json(practices))
     assert doc["count"] == len(practices) == 5
     assert doc["practices"][3]["name"] == "“三卡预警”" and doc["practices"][3]["tags"] == ["监督执纪"]
+
+
+def test_chinese_heading_numbers_go_past_one_hundred_and_ten():
+    expected = {1: "一", 10: "十", 11: "十一", 20: "二十", 101: "一百零一", 110: "一百一十", 111: "一百一十一",
+                1005: "一千零五", 1010: "一千零一十", 10010: "一万零一十", 100000: "十万"}
+    assert {n: export.cn_number(n) for n in expected} == expected
+    assert len({export.cn_number(n) for n in range(1, 20001)}) == 20000  # every number its own heading
+
+
+def test_a_topic_with_more_than_a_hundred_and_ten_groups_exports_and_opens(tmp_path):
+    practices = [
+        export.ExportPractice(
+            id=n, text=f"第{n}项做法的具体内容。", name=None, orgs=[f"第{n % 5}社区"], topic="基层治理",
+            kind="practice", document_id=1, doc_title="基层治理交流材料", doc_filename="a.txt",
+            group_id=n // 2, group_label=f"做法组{n // 2:03d}",
+        )
+        for n in range(2, 2 * 130 + 2)
+    ]
+    doc = docx.Document(io.BytesIO(export.to_docx(practices)))
+    level2 = [p.text for p in doc.paragraphs if p.style.name == "Heading 2"]
+    assert len(level2) == 130
+    assert level2[110].startswith("（一百一十一）") and level2[-1].startswith("（一百三十）")
+
+
+def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_neutralised():
+    risky = export.ExportPractice(
+        id=1, text="\t=cmd|' /C calc'!A0", name="\r@SUM(A1)", orgs=["+1+1"], topic="思想建设", kind="practice",
+        document_id=1, doc_title="=HYPERLINK(\"http://evil.test\",\"点此\")", doc_filename="-2+3.txt",
+    )
+    row = next(csv.DictReader(io.StringIO(export.to_csv([risky]).decode("utf-8-sig"))))
+    assert row["做法内容"] == "'\t=cmd|' /C calc'!A0" and row["做法名称"] == "'\r@SUM(A1)"
+    assert row["单位"] == "'+1+1" and row["来源标题"].startswith("'=HYPERLINK") and row["来源文件"] == "'-2+3.txt"
+    assert row["编号"] == "1"

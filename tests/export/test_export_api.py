@@ -67,3 +67,20 @@ def test_a_search_exports_its_answers_best_first_and_only_those(app_client):
     assert len(entries) == found["total"]
     assert best in entries[0]
     assert any("日读一文" in e for e in entries[:3])
+
+
+def test_csv_export_of_uploads_named_like_formulas_cannot_run_in_a_spreadsheet(app_client):
+    client = app_client
+    for name in ("=HYPERLINK(A1).txt", "@SUM(A1).txt"):
+        upload(client, name, SEED.read_bytes() + name.encode())
+    pid = client.get("/api/search", params={"q": "日读一文"}).json()["results"][0]["practice"]["id"]
+    assert client.post(f"/api/practices/{pid}/tags", json={"tag": "+1+1"}).status_code == 201
+
+    response = client.get("/api/export", params={"format": "csv"})
+    assert response.status_code == 200, response.text
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    files = {r["来源文件"] for r in rows}
+    assert files == {"'=HYPERLINK(A1).txt", "'@SUM(A1).txt"}
+    assert any(r["标签"].startswith("'+1+1") for r in rows)
+    risky = [c for r in rows for c in r.values() if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert risky == []

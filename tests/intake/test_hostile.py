@@ -201,3 +201,45 @@ def test_cli_refuses_random_bytes_with_one_line(tmp_path: Path) -> None:
     junk.write_bytes(random.Random(3).randbytes(4096))
     run = _cli(junk)
     assert run.returncode == 2 and run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
+
+
+def _inflated_docx(source: Path, copies: int) -> bytes:
+    """``source`` with its body repeated ``copies`` times: a genuine Word file that is simply very long."""
+    import io
+    import zipfile
+
+    src = zipfile.ZipFile(source)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "word/document.xml":
+                head, rest = data.split(b"<w:body>", 1)
+                body, tail = rest.rsplit(b"<w:sectPr", 1)
+                data = head + b"<w:body>" + body * copies + b"<w:sectPr" + tail
+            z.writestr(item, data)
+    return out.getvalue()
+
+
+def test_a_docx_beyond_the_parse_memory_cap_is_reported_as_too_big_not_damaged() -> None:
+    source = SAMPLES / "hust-partygov-docx__01.docx"
+    big = _inflated_docx(source, 4000)  # about 87 MB of document.xml, far beyond a 32 MB cap
+    err = _refusal(big, "很长的材料.docx", Settings(parse_memory_mb=32, max_text_chars=10**8))
+    assert err.code == "memory"
+    assert "过大" in err.message and "损坏" not in err.message
+    # The same file is read when the cap allows it: the refusal was about size, not damage.
+    assert parse_bytes(_inflated_docx(source, 2), "材料.docx").text
+
+
+def test_a_utf8_text_whose_last_character_is_cut_off_is_read() -> None:
+    data = SEED.read_bytes()
+    whole = parse_bytes(data, "seed.txt").text
+    last = whole.rstrip()[-1]
+    assert len(last.encode()) == 3
+    cut = data.rstrip()[:-1]  # the last character loses its final byte
+    doc = parse_bytes(cut, "seed.txt")
+    assert doc.source.encoding == "utf-8"
+    assert doc.text.rstrip() == whole.rstrip()[:-1].rstrip()
+    # A bad byte in the middle is still refused: only the final incomplete sequence is forgiven.
+    broken = data[:200] + b"\xff" + data[200:]
+    assert _refusal(broken, "seed.txt").code == "unreadable"

@@ -38,12 +38,16 @@ def test_zip_of_submissions_becomes_one_job_per_file(client):
             "__MACOSX/材料/._党建专栏.docx": b"\x00\x05\x16\x07",
             "材料/.DS_Store": b"\x00\x00\x00\x01Bud1",
             "../../逃逸.txt": txt,
+            "/etc/根目录.txt": txt,
             "材料/表格.xlsx": b"",
         }
     )
     jobs = ingest(client, ("第一批材料.zip", archive))
     by_name = {j["filename"]: j for j in jobs}
-    assert set(by_name) == {"党建专栏.docx", "基层党建报道.txt", "表格.xlsx"}
+    assert set(by_name) == {"党建专栏.docx", "基层党建报道.txt", "表格.xlsx", "逃逸.txt", "根目录.txt"}
+    for refused in ("逃逸.txt", "根目录.txt"):
+        assert by_name[refused]["status"] == "failed" and by_name[refused]["error_code"] == "unsafe_path"
+    assert "“../../逃逸.txt”的路径含有“..”" in by_name["逃逸.txt"]["error"]
     assert by_name["党建专栏.docx"]["status"] == "done"
     assert by_name["基层党建报道.txt"]["status"] == "done"
     assert by_name["表格.xlsx"]["status"] == "failed" and by_name["表格.xlsx"]["error_code"] == "empty"

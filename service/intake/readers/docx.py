@@ -17,7 +17,7 @@ from lxml import etree
 from service.config import Settings
 from service.intake.document import Block
 from service.intake.errors import IntakeError
-from service.intake.guard import check_zip_declared, read_zip_member
+from service.intake.guard import TOO_BIG, check_zip_declared, read_zip_member
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
@@ -41,7 +41,12 @@ def parse_xml(raw: bytes, part: str) -> etree._Element:
                           f"{part} declares a DTD")
     try:
         return etree.fromstring(raw, _PARSER)
+    except MemoryError as exc:
+        raise IntakeError("memory", TOO_BIG, f"{part}: MemoryError") from exc
     except etree.XMLSyntaxError as exc:
+        # libxml2 reports an allocation that hit the parser's memory cap as a syntax error (ERR_NO_MEMORY).
+        if any(entry.type_name == "ERR_NO_MEMORY" for entry in exc.error_log):
+            raise IntakeError("memory", TOO_BIG, f"{part}: {exc}") from exc
         raise IntakeError("corrupt", "Word 文件内容已损坏，无法读取；请用 Word 重新保存后上传", f"{part}: {exc}") from exc
 
 

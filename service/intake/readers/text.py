@@ -52,7 +52,7 @@ def read_text(data: bytes) -> tuple[list[Block], str]:
 
 def _strict(data: bytes, name: str) -> str:
     try:
-        return data.decode(name)
+        return _utf8_cut_tail(data) if name == "utf-8" else data.decode(name)
     except UnicodeDecodeError as exc:
         raise IntakeError("unreadable", "文本文件的编码有误或文件不完整，请另存为 UTF-8 文本后再上传",
                           f"{name}: {exc.reason} at byte {exc.start}") from exc
@@ -78,9 +78,22 @@ def _utf16_without_bom(data: bytes) -> str:
 
 def _utf8(data: bytes) -> tuple[str, str] | None:
     try:
-        return _plausible(data.decode("utf-8"), "utf-8"), "utf-8"
+        return _plausible(_utf8_cut_tail(data), "utf-8"), "utf-8"
     except UnicodeDecodeError:
         return None
+
+
+def _utf8_cut_tail(data: bytes) -> str:
+    """Strict UTF-8, except that a last character cut off mid-sequence (a truncated copy) is dropped.
+
+    Only the final incomplete sequence is forgiven; a bad byte anywhere else still fails.
+    """
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.reason != "unexpected end of data" or exc.end != len(data) or len(data) - exc.start > 3:
+            raise
+        return data[: exc.start].decode("utf-8")
 
 
 def _gb18030(data: bytes) -> tuple[str, str] | None:
