@@ -83,7 +83,7 @@ class KindClassifier(SavedEstimator):
         clf.save(path); KindClassifier.load(path)
     """
 
-    def __init__(self, head_chars: int = 40, ngram_range: tuple[int, int] = (1, 2), C: float = 3.0,
+    def __init__(self, head_chars: int = 40, ngram_range: tuple[int, int] = (1, 2), C: float = 0.3,
                  class_weight: str | None = "balanced", threshold: float = 0.35, max_iter: int = 3000) -> None:
         self.head_chars = head_chars
         self.ngram_range = ngram_range
