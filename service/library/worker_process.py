@@ -21,6 +21,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 from service.config import REPO_ROOT, Settings
 from service.library.jobs import JobQueue, worker_name
@@ -53,6 +55,16 @@ def _die_with_parent(parent: int) -> None:
         os._exit(0)
 
 
+def _malloc_trim() -> Callable[[], None]:
+    """Give the heap glibc keeps after a job back to the system (a big document's working set
+    otherwise stays resident until the process ends)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return lambda: None
+    return lambda: libc.malloc_trim(0)
+
+
 def main() -> int:
     """Entry point of the worker child: drain the queue until told to stop or orphaned."""
     parent = int(os.environ[PARENT_ENV])
@@ -70,7 +82,15 @@ def main() -> int:
 
     library = Library(settings)
     library.set_embedder(load_embedder(settings))
-    worker = Worker(library.queue, library.ingestor.run_job, poll_s=0.5, small_job_bytes=settings.small_job_bytes)
+    trim = _malloc_trim()
+
+    def run_job(job: Any) -> None:
+        try:
+            library.ingestor.run_job(job)
+        finally:
+            trim()
+
+    worker = Worker(library.queue, run_job, poll_s=0.5, small_job_bytes=settings.small_job_bytes)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
