@@ -225,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default=None, help="library directory, kept between runs (default: temporary)")
     args = ap.parse_args(argv)
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # so the service is stopped on the way out
     tmp = None if args.data else tempfile.TemporaryDirectory(prefix="jingyan-soak-")
     data = Path(args.data or tmp.name)  # type: ignore[union-attr]
     texts = sorted(SAMPLES.glob("*.txt"))
@@ -240,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             upload(http, documents(args.docs, short * 4 + reports, seed=1, tag="库")[have:])
             wait_idle(http, 6 * 3600)
             print(f"建库用时 {time.perf_counter() - t:.0f} 秒", flush=True)
+        wait_idle(http, 6 * 3600)  # the load starts on an idle queue
         total = http.get("/api/documents", params={"limit": 1}).json()["total"]
         practices = http.get("/api/search", params={"q": ""}).json()["total"]
         load = documents(args.long, reports, seed=int(time.time()), tag="长报告") + documents(
