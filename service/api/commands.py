@@ -19,6 +19,11 @@ def _serve(args: argparse.Namespace) -> int:
     settings.host, settings.port = args.host, args.port
     settings.worker_process = True  # ingestion in its own process, so it never holds this one's GIL
     _limit_malloc_arenas()
+    # One BLAS thread per request: the search's matrix product is well under a millisecond on one
+    # core, while OpenBLAS threads spinning against each other on a busy two-core machine took 10 ms.
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
     if args.data:
         settings.data_dir = Path(args.data)
     if args.no_sample_corpus:
