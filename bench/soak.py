@@ -2,11 +2,12 @@
 
 It starts the real service (``jingyan serve``: web process plus its ingestion worker process) on a
 free port, fills a library of ``--docs`` documents over HTTP (variants of the corpus texts: other
-units, places and numbers, so no two are duplicates), then for ``--seconds`` sends searches at
+units, places and numbers, so no two are duplicates), then (after one warm-up pass of its queries) for ``--seconds`` sends searches at
 ``--rate`` per second (a third filtered by topic, each with a time-out) while ``--ingest`` more
 documents are uploaded, ``--long`` of them long work reports. Reported: searches sent, errors and
 time-outs, latency p50/p95/p99/max, how long the uploads took to be done, and the resident memory
-(peak and end) of the web process, the worker process and the whole service.
+(peak and end) of the web process, the worker process and the whole service, as RSS, private
+memory and PSS.
 
 ``--data DIR`` keeps the library between runs, so the slow fill happens once::
 
@@ -49,18 +50,30 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def rss_mb(pid: int | None) -> float:
-    """Resident memory of one process in MB (0 when it is gone)."""
+def memory_mb(pid: int | None) -> tuple[float, float, float]:
+    """Resident, private (anonymous) and proportional (PSS) memory of one process in MB; zeros when gone.
+
+    Resident memory counts the pages of shared libraries and mapped files in every process that
+    touches them (torch's libraries alone are hundreds of MB); PSS shares them out, so PSS of the
+    processes adds up to what the service really holds.
+    """
     if not pid:
-        return 0.0
+        return 0.0, 0.0, 0.0
+    rss = anon = pss = 0.0
     try:
         with open(f"/proc/{pid}/status", encoding="ascii") as fh:
             for line in fh:
                 if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
+                    rss = int(line.split()[1]) / 1024
+                elif line.startswith("RssAnon:"):
+                    anon = int(line.split()[1]) / 1024
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    pss = int(line.split()[1]) / 1024
     except OSError:
         pass
-    return 0.0
+    return rss, anon, pss
 
 
 def descendants(pid: int) -> list[int]:
@@ -137,19 +150,28 @@ def upload(http: httpx.Client, docs: list[tuple[str, bytes]], batch: int = 10) -
 
 
 class MemoryWatch:
-    """Samples the resident memory of the web process, its worker and the whole service twice a second."""
+    """Samples the memory of the web process, its worker (with any parse child) and both, twice a second."""
+
+    KEYS = ("web", "web_anon", "worker", "total", "total_anon", "total_pss")
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
-        self.peak = {"web": 0.0, "worker": 0.0, "total": 0.0}
+        self.peak = dict.fromkeys(self.KEYS, 0.0)
         self.last = dict(self.peak)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def sample(self) -> dict[str, float]:
-        web = rss_mb(self.pid)
-        below = sum(rss_mb(p) for p in descendants(self.pid))
-        now = {"web": web, "worker": below, "total": web + below}
+        web = memory_mb(self.pid)
+        below = [memory_mb(p) for p in descendants(self.pid)]
+        now = {
+            "web": web[0],
+            "web_anon": web[1],
+            "worker": sum(m[0] for m in below),
+            "total": web[0] + sum(m[0] for m in below),
+            "total_anon": web[1] + sum(m[1] for m in below),
+            "total_pss": web[2] + sum(m[2] for m in below),
+        }
         for k, v in now.items():
             self.peak[k] = max(self.peak[k], v)
         self.last = now
@@ -248,6 +270,11 @@ def main(argv: list[str] | None = None) -> int:
             args.ingest - args.long, short, seed=int(time.time()) + 1, tag="新材料"
         )
         random.Random(7).shuffle(load)
+        # Every query once, as a service that has been up a while has them: the load measures
+        # steady searching, not the model's first encoding of each query.
+        for n in range(len(QUERIES) * 2):
+            params = {"q": QUERIES[n % len(QUERIES)]} | ({"topic": TOPICS[0]} if n >= len(QUERIES) else {})
+            http.get("/api/search", params=params).raise_for_status()
         with MemoryWatch(proc.pid) as memory:
             idle = memory.sample()
             uploader = threading.Thread(target=upload, args=(http, load, 1))
@@ -267,8 +294,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"延迟 p50 {pct(latencies, 0.5) * 1000:.1f} ms，p95 {pct(latencies, 0.95) * 1000:.1f} ms，"
               f"p99 {pct(latencies, 0.99) * 1000:.1f} ms，最大 {max(latencies, default=0) * 1000:.0f} ms")
         print(f"入库：{args.ingest} 篇（长报告 {args.long}）上传后 {drained:.0f} 秒全部处理完；任务 {counts}")
-        print(f"内存（MB）：网页进程 空闲 {idle['web']:.0f} / 峰值 {memory.peak['web']:.0f} / 结束 {end['web']:.0f}；"
-              f"入库进程 峰值 {memory.peak['worker']:.0f}；服务合计 峰值 {memory.peak['total']:.0f}")
+        peak = memory.peak
+        print(f"内存 RSS（MB）：网页进程 空闲 {idle['web']:.0f} / 峰值 {peak['web']:.0f} / 结束 {end['web']:.0f}"
+              f"（其中私有 峰值 {peak['web_anon']:.0f}）；入库进程 峰值 {peak['worker']:.0f}；"
+              f"服务合计 峰值 RSS {peak['total']:.0f}，私有 {peak['total_anon']:.0f}，PSS {peak['total_pss']:.0f}")
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
