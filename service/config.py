@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +34,12 @@ class Settings:
     base_url: str = "http://127.0.0.1:8000"
     load_sample_corpus: bool = True
     secret_key: str = "jingyan-dev-secret"
+    # Ingestion: the worker runs in its own process under ``jingyan serve`` (a thread of the web
+    # process otherwise, as in tests); files up to small_job_bytes also have a lane of their own.
+    worker_process: bool = False
+    small_job_bytes: int = 512 * 1024
+    # Threads serving requests (each keeps its own SQLite connection and page cache).
+    request_threads: int = 8
     # Mail
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
@@ -63,6 +70,9 @@ class Settings:
             base_url=_env("BASE_URL", d.base_url),
             load_sample_corpus=_env("SAMPLE_CORPUS", "1") not in ("0", "false", "no"),
             secret_key=_env("SECRET_KEY", d.secret_key),
+            worker_process=_env("WORKER_PROCESS", "0") in ("1", "true", "yes"),
+            small_job_bytes=int(_env("SMALL_JOB_BYTES", str(d.small_job_bytes))),
+            request_threads=int(_env("REQUEST_THREADS", str(d.request_threads))),
             smtp_host=_env("SMTP_HOST", d.smtp_host),
             smtp_port=int(_env("SMTP_PORT", str(d.smtp_port))),
             smtp_user=_env("SMTP_USER", d.smtp_user),
@@ -72,3 +82,13 @@ class Settings:
             digest_timezone=_env("DIGEST_TIMEZONE", d.digest_timezone),
             digest_scheduler=_env("DIGEST_SCHEDULER", "1") not in ("0", "false", "no", "off"),
         )
+
+    def to_json(self) -> str:
+        """Every setting as JSON, to hand to a child process."""
+        return json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()})
+
+    @classmethod
+    def from_json(cls, text: str) -> Settings:
+        values = json.loads(text)
+        paths = {f.name for f in fields(cls) if f.type in ("Path", Path)}
+        return cls(**{k: Path(v) if k in paths else v for k, v in values.items()})

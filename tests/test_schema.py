@@ -1,14 +1,14 @@
 """The database upgrades in place and deleting a document takes its practices along."""
 
 from service.library.db import connect
-from service.library.schema import migrate
+from service.library.schema import MIGRATIONS, migrate
 
 
 def test_migrations_are_idempotent_and_cascade(tmp_path):
     db = tmp_path / "library.sqlite"
     conn = connect(db)
-    assert migrate(conn) == 2
-    assert migrate(conn) == 2
+    assert migrate(conn) == len(MIGRATIONS)
+    assert migrate(conn) == len(MIGRATIONS)
     conn.execute(
         "INSERT INTO documents(id, sha256, filename, size, created_at) VALUES (1, 'x', 'a.txt', 1, '2024-01-01')"
     )

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -28,13 +29,17 @@ def create_app(settings: Settings | None = None, embedder: Any | None = None) ->
 
     The database is opened and migrated here; the lifespan loads the embedding model once
     (unless ``embedder`` is given, as tests do), queues the sample corpus into an empty library
-    and runs the ingestion worker while the app serves.
+    and runs the ingestion worker while the app serves (a supervised child process when
+    ``settings.worker_process``, as under ``jingyan serve``).
     """
     settings = settings or Settings.from_env()
     library = Library(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Every request thread keeps a SQLite connection with up to 64 MB of page cache: anyio's
+        # default of 40 threads allowed 2.5 GB of them.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         model = embedder if embedder is not None else await run_in_threadpool(load_embedder, settings)
         library.set_embedder(model)
         if settings.load_sample_corpus:
@@ -64,6 +69,7 @@ def create_app(settings: Settings | None = None, embedder: Any | None = None) ->
                 "version": __version__,
                 "semantic_search": library.embedder is not None,
                 "jobs": library.queue.counts(),
+                "worker": library.worker_state(),
             }
         )
 

@@ -1,16 +1,25 @@
-"""Ingestion jobs: a queue in the ``jobs`` table and one in-process worker thread.
+"""Ingestion jobs: a queue in the ``jobs`` table and the worker that drains it.
 
-Every state change is a row update, so ``/api/jobs`` always shows the truth. Jobs left
-``running`` by a killed process go back to ``queued`` on start; a file that fails is marked
+Every state change is a row update, so ``/api/jobs`` always shows the truth. A running job holds
+a *lease*: its worker's name (host and process id) and a time it is renewed before. Only jobs
+whose worker is gone (the process no longer exists, or the lease ran out) go back to ``queued``,
+so a second worker starting never takes the work of a live one. A file that fails is marked
 ``failed`` with its reason and the worker moves on.
+
+The queue is fair: the worker runs two lanes. One takes jobs in arrival order; the other takes
+only small files, so a report of two million characters never holds up a two-page note sent
+after it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import socket
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +32,34 @@ log = logging.getLogger(__name__)
 
 STATUSES = ("queued", "running", "done", "failed")
 MAX_INTERRUPTIONS = 3
+# A worker renews its leases every LEASE_S / 6; a lease not renewed for LEASE_S is given up.
+LEASE_S = 90.0
+# Files up to this size also go to the small-file lane.
+SMALL_JOB_BYTES = 512 * 1024
+
+
+def worker_name(pid: int | None = None) -> str:
+    """How a worker process signs its leases: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid() if pid is None else pid}"
+
+
+def _process_gone(owner: str) -> bool:
+    """True when ``owner`` names a process of this host that no longer runs (a zombie counts as gone)."""
+    host, _, pid_text = owner.rpartition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False  # another host: only its lease time can tell
+    pid = int(pid_text)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return False
 
 JOB_FIELDS = (
     "id",
@@ -75,13 +112,14 @@ class JobQueue:
             else:
                 status, progress, duplicate = "queued", 0.0, None
             conn.execute(
-                "INSERT INTO jobs(id, filename, sha256, blob_path, status, stage, progress, error_code, error,"
-                " document_id, duplicate, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO jobs(id, filename, sha256, blob_path, size, status, stage, progress, error_code, error,"
+                " document_id, duplicate, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     job_id,
                     arrival.filename,
                     sha,
                     str(path),
+                    len(arrival.data),
                     status,
                     None if status == "queued" else status,
                     progress,
@@ -135,48 +173,104 @@ class JobQueue:
         self.changed.set()
         return self.get(job_id)
 
-    def resume_interrupted(self) -> int:
-        """Jobs a killed process left ``running`` go back to the queue; their work was never committed.
+    def resume_interrupted(self, now: float | None = None) -> int:
+        """Jobs whose worker is gone go back to the queue; their work was never committed.
 
-        A job interrupted ``MAX_INTERRUPTIONS`` times is failed instead, so a file that brings the
-        service down is not retried forever. Returns how many jobs were queued again.
+        A job is taken back when its lease names a process of this host that no longer exists, or
+        when the lease was not renewed in time; a live worker's jobs are left alone. A job
+        interrupted ``MAX_INTERRUPTIONS`` times is failed instead, so a file that brings the worker
+        down is not retried forever. Returns how many jobs were queued again.
         """
         conn = self.db.conn()
-        now = utc_now()
-        with transaction(conn):
-            conn.execute("UPDATE jobs SET interruptions = interruptions + 1 WHERE status='running'")
-            conn.execute(
-                "UPDATE jobs SET status='failed', stage='failed', progress=1, error_code='interrupted', error=?,"
-                " updated_at=? WHERE status='running' AND interruptions >= ?",
-                (
-                    f"处理此文件时服务已连续中断 {MAX_INTERRUPTIONS} 次，已停止自动重试；"
-                    "请检查文件（可拆分或另存后上传），或点击“重新处理”再试",
-                    now,
-                    MAX_INTERRUPTIONS,
-                ),
-            )
-            cur = conn.execute(
-                "UPDATE jobs SET status='queued', stage=NULL, progress=0, updated_at=? WHERE status='running'", (now,)
-            )
-        return cur.rowcount
+        now = time.time() if now is None else now
+        rows = conn.execute("SELECT id, lease_owner, lease_until FROM jobs WHERE status='running'").fetchall()
+        orphans = [
+            r["id"]
+            for r in rows
+            if not r["lease_owner"] or (r["lease_until"] or 0) < now or _process_gone(r["lease_owner"])
+        ]
+        return self._requeue(orphans)
 
-    def claim_next(self, job_id: str | None = None) -> sqlite3.Row | None:
-        """Take the oldest queued job (or ``job_id`` if still queued) and mark it running."""
+    def release(self, owner: str) -> int:
+        """Queue again the running jobs of ``owner``, a worker known to have died."""
+        rows = self.db.conn().execute(
+            "SELECT id FROM jobs WHERE status='running' AND lease_owner=?", (owner,)
+        ).fetchall()
+        return self._requeue([r["id"] for r in rows])
+
+    def _requeue(self, job_ids: list[str]) -> int:
+        if not job_ids:
+            return 0
         conn = self.db.conn()
+        stamp = utc_now()
+        queued = 0
         with transaction(conn):
-            if job_id is None:
+            for job_id in job_ids:
+                # Checked again inside the transaction: the job may have finished meanwhile.
+                row = conn.execute(
+                    "SELECT interruptions FROM jobs WHERE id=? AND status='running'", (job_id,)
+                ).fetchone()
+                if row is None:
+                    continue
+                if row["interruptions"] + 1 >= MAX_INTERRUPTIONS:
+                    conn.execute(
+                        "UPDATE jobs SET status='failed', stage='failed', progress=1, error_code='interrupted',"
+                        " error=?, interruptions=interruptions+1, lease_owner=NULL, lease_until=NULL, updated_at=?"
+                        " WHERE id=?",
+                        (
+                            f"处理此文件时服务已连续中断 {MAX_INTERRUPTIONS} 次，已停止自动重试；"
+                            "请检查文件（可拆分或另存后上传），或点击“重新处理”再试",
+                            stamp,
+                            job_id,
+                        ),
+                    )
+                else:
+                    conn.execute(
+                        "UPDATE jobs SET status='queued', stage=NULL, progress=0, interruptions=interruptions+1,"
+                        " lease_owner=NULL, lease_until=NULL, updated_at=? WHERE id=?",
+                        (stamp, job_id),
+                    )
+                    queued += 1
+        if queued:
+            self.changed.set()
+        return queued
+
+    def claim_next(
+        self, job_id: str | None = None, *, owner: str | None = None, max_size: int | None = None
+    ) -> sqlite3.Row | None:
+        """Take the oldest queued job (or ``job_id`` if still queued), mark it running and lease it to ``owner``.
+
+        ``max_size`` restricts the choice to files of at most that many bytes (the small-file lane).
+        """
+        conn = self.db.conn()
+        owner = owner or worker_name()
+        with transaction(conn):
+            if job_id is not None:
+                row = conn.execute("SELECT * FROM jobs WHERE status='queued' AND id=?", (job_id,)).fetchone()
+            elif max_size is not None:
+                row = conn.execute(
+                    "SELECT * FROM jobs WHERE status='queued' AND size <= ? ORDER BY created_at, rowid LIMIT 1",
+                    (max_size,),
+                ).fetchone()
+            else:
                 row = conn.execute(
                     "SELECT * FROM jobs WHERE status='queued' ORDER BY created_at, rowid LIMIT 1"
                 ).fetchone()
-            else:
-                row = conn.execute("SELECT * FROM jobs WHERE status='queued' AND id=?", (job_id,)).fetchone()
             if row is None:
                 return None
             conn.execute(
-                "UPDATE jobs SET status='running', stage='queued', progress=0, updated_at=? WHERE id=?",
-                (utc_now(), row["id"]),
+                "UPDATE jobs SET status='running', stage='queued', progress=0, lease_owner=?, lease_until=?,"
+                " updated_at=? WHERE id=?",
+                (owner, time.time() + LEASE_S, utc_now(), row["id"]),
             )
         return self.row(row["id"])
+
+    def renew(self, owner: str) -> int:
+        """Extend the leases of ``owner``'s running jobs (its heartbeat). Returns how many it holds."""
+        cur = self.db.conn().execute(
+            "UPDATE jobs SET lease_until=? WHERE status='running' AND lease_owner=?", (time.time() + LEASE_S, owner)
+        )
+        return cur.rowcount
 
     def progress(self, job_id: str, stage: str, progress: float) -> None:
         """Show which stage a running job is in (outside any transaction: readers see it at once)."""
@@ -187,8 +281,8 @@ class JobQueue:
 
     def fail(self, job_id: str, code: str, message: str) -> None:
         self.db.conn().execute(
-            "UPDATE jobs SET status='failed', stage='failed', progress=1, error_code=?, error=?, updated_at=?"
-            " WHERE id=?",
+            "UPDATE jobs SET status='failed', stage='failed', progress=1, error_code=?, error=?, lease_owner=NULL,"
+            " lease_until=NULL, updated_at=? WHERE id=?",
             (code, message, utc_now(), job_id),
         )
 
@@ -197,7 +291,7 @@ class JobQueue:
         """Mark a job done inside the caller's transaction, together with the document it produced."""
         conn.execute(
             "UPDATE jobs SET status='done', stage='done', progress=1, error=NULL, error_code=NULL,"
-            " document_id=?, duplicate=?, updated_at=? WHERE id=?",
+            " document_id=?, duplicate=?, lease_owner=NULL, lease_until=NULL, updated_at=? WHERE id=?",
             (document_id, duplicate, utc_now(), job_id),
         )
 
@@ -222,41 +316,71 @@ def run_one(queue: JobQueue, handler: JobHandler, job: sqlite3.Row) -> None:
 
 
 class Worker:
-    """The background thread that drains the queue, one job at a time."""
+    """The threads that drain the queue: one lane in arrival order, one for small files only.
 
-    def __init__(self, queue: JobQueue, handler: JobHandler, poll_s: float = 2.0) -> None:
+    A third thread renews the leases of the running jobs and takes back jobs of workers that died.
+    """
+
+    def __init__(
+        self,
+        queue: JobQueue,
+        handler: JobHandler,
+        poll_s: float = 2.0,
+        small_job_bytes: int | None = SMALL_JOB_BYTES,
+        owner: str | None = None,
+    ) -> None:
         self.queue = queue
         self.handler = handler
         self.poll_s = poll_s
+        self.lanes: list[int | None] = [None] if small_job_bytes is None else [None, small_job_bytes]
+        self.owner = owner or worker_name()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._busy = [False] * len(self.lanes)
         self.idle = threading.Event()
 
     def start(self) -> None:
         self.queue.resume_interrupted()
         self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="jingyan-ingest", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._loop, args=(i,), name=f"jingyan-ingest-{i}", daemon=True)
+            for i in range(len(self.lanes))
+        ]
+        self._threads.append(threading.Thread(target=self._heartbeat, name="jingyan-lease", daemon=True))
+        for thread in self._threads:
+            thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Finish the current job, then stop (a job cut short is resumed on the next start anyway)."""
+        """Finish the current jobs, then stop (a job cut short is resumed on the next start anyway)."""
         self._stop.set()
         self.queue.changed.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads = []
 
-    def _loop(self) -> None:
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(LEASE_S / 6):
+            try:
+                self.queue.renew(self.owner)
+                self.queue.resume_interrupted()
+            except sqlite3.Error:
+                log.exception("could not renew job leases")
+
+    def _loop(self, lane: int) -> None:
+        max_size = self.lanes[lane]
         while not self._stop.is_set():
             try:
-                job = self.queue.claim_next()
+                job = self.queue.claim_next(owner=self.owner, max_size=max_size)
             except sqlite3.Error:
                 log.exception("could not claim a job")
                 job = None
             if job is None:
-                self.idle.set()
+                self._busy[lane] = False
+                if not any(self._busy):
+                    self.idle.set()
                 self.queue.changed.wait(self.poll_s)
                 self.queue.changed.clear()
                 continue
+            self._busy[lane] = True
             self.idle.clear()
             run_one(self.queue, self.handler, job)

@@ -18,6 +18,7 @@ from service.library.ingest import Ingestor
 from service.library.jobs import JobQueue, Worker
 from service.library.search import PracticeIndex
 from service.library.store import BlobStore, Database
+from service.library.worker_process import WorkerSupervisor
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,8 @@ class Library:
         self.grouper = PracticeGrouper()
         self.queue = JobQueue(self.db, self.blobs)
         self.ingestor = Ingestor(settings, self.blobs, self.index, self.grouper, self.queue)
-        self.worker = Worker(self.queue, self.ingestor.run_job)
+        self.worker = Worker(self.queue, self.ingestor.run_job, small_job_bytes=settings.small_job_bytes)
+        self.supervisor: WorkerSupervisor | None = None
         self._migrate()
 
     def _migrate(self) -> None:
@@ -73,9 +75,26 @@ class Library:
         self.ingestor.index = self.index
 
     def start(self) -> None:
-        """Start the ingestion worker (it first re-queues jobs a killed process left running)."""
-        self.worker.start()
+        """Start ingesting: a supervised worker process when ``settings.worker_process``, else threads here.
+
+        Either first re-queues the jobs of workers that are gone.
+        """
+        if self.settings.worker_process:
+            self.supervisor = WorkerSupervisor(self.settings, self.queue)
+            self.supervisor.start()
+        else:
+            self.worker.start()
+
+    def worker_state(self) -> dict[str, Any]:
+        """Where ingestion runs, for ``/api/health``."""
+        if self.supervisor is None:
+            return {"mode": "thread", "pid": os.getpid(), "restarts": 0}
+        return {"mode": "process", "pid": self.supervisor.pid, "restarts": self.supervisor.restarts}
 
     def close(self) -> None:
-        self.worker.stop()
+        if self.supervisor is not None:
+            self.supervisor.stop()
+            self.supervisor = None
+        else:
+            self.worker.stop()
         self.db.close()

@@ -87,6 +87,14 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE jobs ADD COLUMN interruptions INTEGER NOT NULL DEFAULT 0;
     """,
+    # The size of the original picks the lane a job may run in; a running job is leased to one
+    # worker process, so only the jobs of a worker that is gone are taken back.
+    """
+    ALTER TABLE jobs ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN lease_owner TEXT;
+    ALTER TABLE jobs ADD COLUMN lease_until REAL;
+    CREATE INDEX jobs_queued_size ON jobs(status, size, created_at);
+    """,
 ]
 
 

@@ -377,7 +377,7 @@ class PracticeIndex:
                 )
             }
             with self._cache_lock:
-                if len(self._df_cache) > 200_000:
+                if len(self._df_cache) > 50_000:
                     self._df_cache.clear()
                 for t in missing:
                     self._df_cache[(table, t)] = found.get(t, 0)
