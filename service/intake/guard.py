@@ -110,17 +110,45 @@ def _exit_reason(code: int | None) -> str:
     return f"parser process ended with exit code {code}"
 
 
+# Parser children are forked from a small server process that has imported only the readers, never
+# from the service: a fork of the service would carry the loaded encoder and vectors into every
+# child (and a fork of a process running ONNX Runtime or torch threads is unsafe).
+START_METHOD = "forkserver"
+PRELOAD = [
+    "service.intake.pipeline",
+    "service.intake.readers.pdf",
+    "service.intake.readers.docx",
+    "service.intake.readers.text",
+]
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    ctx = multiprocessing.get_context(START_METHOD)
+    ctx.set_forkserver_preload(PRELOAD)
+    return ctx
+
+
 def can_fork() -> bool:
     """True where a child process may be started (not inside a daemonic worker)."""
-    return "fork" in multiprocessing.get_all_start_methods() and not multiprocessing.current_process().daemon
+    return START_METHOD in multiprocessing.get_all_start_methods() and not multiprocessing.current_process().daemon
+
+
+def start_parser_server() -> None:
+    """Start the process parser children are forked from now, so the first upload does not wait for it."""
+    if can_fork():
+        from multiprocessing import forkserver
+
+        _context()
+        forkserver.ensure_running()
 
 
 def run_isolated(func: Callable[..., Any], args: tuple[Any, ...], timeout_s: float) -> Any:
-    """Run ``func(*args)`` in a forked child with a memory cap; kill it at ``timeout_s``.
+    """Run ``func(*args)`` in a child forked from the parser server, with a memory cap; kill it at ``timeout_s``.
 
-    The result travels back by pickle; failures come back as :class:`IntakeError`.
+    ``func`` must be importable by name (a module-level function). The result travels back by
+    pickle; failures come back as :class:`IntakeError`.
     """
-    ctx = multiprocessing.get_context("fork")
+    ctx = _context()
     receiver, sender = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(sender, func, args), daemon=True)
     proc.start()
