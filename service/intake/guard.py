@@ -10,6 +10,7 @@ import multiprocessing
 import os
 import resource
 import signal
+import sys
 import zipfile
 from collections.abc import Callable
 from typing import Any
@@ -114,6 +115,8 @@ def _exit_reason(code: int | None) -> str:
 # from the service: a fork of the service would carry the loaded encoder and vectors into every
 # child (and a fork of a process running ONNX Runtime or torch threads is unsafe).
 START_METHOD = "forkserver"
+# Each child re-runs the main module as ``__mp_main__`` (multiprocessing's rule); the CLI's imports
+# are light apart from the intake modules preloaded here, so re-running it costs little.
 PRELOAD = [
     "service.intake.pipeline",
     "service.intake.readers.pdf",
@@ -123,9 +126,24 @@ PRELOAD = [
 
 
 def _context() -> multiprocessing.context.BaseContext:
+    if not _main_is_safe_to_rerun():
+        # An ad-hoc script (or code piped to ``python -``) may not guard its top level: fork as before.
+        return multiprocessing.get_context("fork")
     ctx = multiprocessing.get_context(START_METHOD)
     ctx.set_forkserver_preload(PRELOAD)
     return ctx
+
+
+def _main_is_safe_to_rerun() -> bool:
+    """True for ``python -m module``, ``python -c`` and installed entry points (``jingyan``, ``pytest``),
+    whose top level a child may re-run; false for other script files, which may not guard it."""
+    main = sys.modules.get("__main__")
+    if getattr(getattr(main, "__spec__", None), "name", None):
+        return True
+    path = getattr(main, "__file__", None)
+    if path is None:
+        return True
+    return os.path.isfile(path) and os.path.dirname(os.path.abspath(path)) == os.path.dirname(sys.executable)
 
 
 def can_fork() -> bool:
