@@ -15,8 +15,7 @@ from service.library.groups import PracticeGrouper
 from service.library.schema import migrate as migrate_library
 from service.library.search import IndexedPractice, PracticeIndex
 from service.library.search_eval import SAMPLES, practice_entries, store_document
-from service.mining.embed import load_encoder
-from service.mining.onnx_embed import OnnxEmbedder
+from service.mining.embed import Embedder
 
 SEED = "seed__000_d56bd712dbae6b12.txt"
 # The seed speech plus three grassroots reports: project sites (天津), residential compounds with
@@ -34,13 +33,13 @@ class BuiltLibrary:
 
 
 @pytest.fixture(scope="session")
-def embedder() -> OnnxEmbedder:
-    """The service's default encoder, so search is tested as it runs."""
-    return load_encoder(encoder="onnx")
+def embedder() -> Embedder:
+    """The fp32 model: the ranking and grouping thresholds these tests protect were tuned on its vectors."""
+    return Embedder.load()
 
 
 @pytest.fixture(scope="session")
-def built_library(tmp_path_factory: pytest.TempPathFactory, embedder: OnnxEmbedder) -> BuiltLibrary:
+def built_library(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> BuiltLibrary:
     """The sample documents ingested as the library does it: store, embed, index, group."""
     path = tmp_path_factory.mktemp("library") / "library.sqlite"
     conn = connect(path)
@@ -81,7 +80,7 @@ def library(built_library: BuiltLibrary, tmp_path: Path) -> Iterator[sqlite3.Con
 
 
 @pytest.fixture
-def index(embedder: OnnxEmbedder) -> PracticeIndex:
+def index(embedder: Embedder) -> PracticeIndex:
     return PracticeIndex(embedder)
 
 
