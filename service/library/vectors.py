@@ -82,13 +82,23 @@ class VectorStore:
             return loaded
 
     def _load(self, conn: sqlite3.Connection, generation: str) -> VectorMatrix:
-        rows = conn.execute("SELECT practice_id, document_id, vector FROM practice_vectors ORDER BY practice_id").fetchall()
-        if not rows:
+        # Rows are copied one by one into a preallocated matrix: holding all blobs at once first
+        # would double the memory a 100k-practice library needs (and the allocator keeps it).
+        n = conn.execute("SELECT COUNT(*) FROM practice_vectors").fetchone()[0]
+        first = conn.execute("SELECT vector FROM practice_vectors LIMIT 1").fetchone()
+        if not n or first is None:
             return VectorMatrix(generation=generation)
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        doc_ids = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
-        matrix = np.vstack([np.frombuffer(r[2], dtype=np.float32) for r in rows])
-        vm = VectorMatrix(ids=ids, doc_ids=doc_ids, matrix=matrix, generation=generation)
+        ids = np.empty(n, dtype=np.int64)
+        doc_ids = np.empty(n, dtype=np.int64)
+        matrix = np.empty((n, len(first[0]) // 4), dtype=np.float32)
+        count = 0
+        for i, (pid, did, blob) in enumerate(
+            conn.execute("SELECT practice_id, document_id, vector FROM practice_vectors ORDER BY practice_id")
+        ):
+            ids[i], doc_ids[i] = pid, did
+            matrix[i] = np.frombuffer(blob, dtype=np.float32)
+            count = i + 1
+        vm = VectorMatrix(ids=ids[:count], doc_ids=doc_ids[:count], matrix=matrix[:count], generation=generation)
         vm._reindex()
         return vm
 
