@@ -118,7 +118,11 @@ class VectorStore:
                 return  # not loaded (or stale): the next search loads from disk
             keep = ~np.isin(cached.ids, np.asarray(ids, dtype=np.int64))
             dim = vectors.shape[1]
-            base = cached.matrix[keep] if len(cached) else np.zeros((0, dim), dtype=np.float32)
+            # New practices replace nothing: skip the masked copy, which at 100k rows is another 150 MB.
+            if not len(cached):
+                base = np.zeros((0, dim), dtype=np.float32)
+            else:
+                base = cached.matrix if keep.all() else cached.matrix[keep]
             cached.ids = np.concatenate([cached.ids[keep], np.asarray(ids, dtype=np.int64)])
             cached.doc_ids = np.concatenate([cached.doc_ids[keep], np.asarray(doc_ids, dtype=np.int64)])
             cached.matrix = np.vstack([base, vectors])
