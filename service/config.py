@@ -21,6 +21,10 @@ class Settings:
     data_dir: Path = Path("data")
     database_url: str = ""  # empty: SQLite file inside data_dir
     model_dir: Path = REPO_ROOT / "models" / "build" / "e5-small"
+    # Which encoder embeds practices and queries: "onnx" (int8 ONNX Runtime, no torch in the process)
+    # or "torch" (the fp32 sentence-transformers folder, kept for comparison and re-checks).
+    encoder: str = "onnx"
+    onnx_model_dir: Path = REPO_ROOT / "models" / "build" / "e5-small-onnx"
     # Intake limits: a file beyond them is refused with a clear reason.
     max_file_mb: float = 100.0
     max_pages: int = 2000
@@ -59,6 +63,8 @@ class Settings:
             data_dir=Path(_env("DATA_DIR", str(d.data_dir))),
             database_url=_env("DATABASE_URL", d.database_url),
             model_dir=Path(_env("MODEL_DIR", str(d.model_dir))),
+            encoder=_env("ENCODER", d.encoder),
+            onnx_model_dir=Path(_env("ONNX_MODEL_DIR", str(d.onnx_model_dir))),
             max_file_mb=float(_env("MAX_FILE_MB", str(d.max_file_mb))),
             max_pages=int(_env("MAX_PAGES", str(d.max_pages))),
             parse_timeout_s=float(_env("PARSE_TIMEOUT_S", str(d.parse_timeout_s))),

@@ -11,6 +11,7 @@ import multiprocessing
 import os
 import resource
 import signal
+import sys
 import threading
 import time
 import zipfile
@@ -91,26 +92,37 @@ PR_SET_PDEATHSIG = 1
 
 
 def _die_with_parent(parent_pid: int) -> None:
-    """End this parse child as soon as the process that started it is gone (even by ``kill -9``).
+    """End this parse child as soon as the service that asked for it is gone (even by ``kill -9``).
 
-    The kernel's parent-death signal covers Linux; a watchdog thread polling the parent id covers
-    the moment before it is set and systems without it.
+    The child's own parent is the parser server, which ends when the service does; the kernel's
+    parent-death signal ends the child with it. A watchdog thread polling the service's process
+    covers the moment before the signal is set and systems without it.
     """
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):
         pass
-    if os.getppid() != parent_pid:
+    if not _alive(parent_pid) or os.getppid() == 1:
         os._exit(1)
 
     def watch() -> None:
         while True:
             time.sleep(0.5)
-            if os.getppid() != parent_pid:
+            if not _alive(parent_pid) or os.getppid() == 1:
                 os._exit(1)
 
     threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _child(
@@ -145,9 +157,53 @@ def _exit_reason(code: int | None) -> str:
     return f"parser process ended with exit code {code}"
 
 
+# Parser children are forked from a small server process that has imported only the readers, never
+# from the service: a fork of the service would carry the loaded encoder and vectors into every
+# child (and a fork of a process running ONNX Runtime or torch threads is unsafe).
+START_METHOD = "forkserver"
+# Each child re-runs the main module as ``__mp_main__`` (multiprocessing's rule); the CLI's imports
+# are light apart from the intake modules preloaded here, so re-running it costs little.
+PRELOAD = [
+    "service.intake.pipeline",
+    "service.intake.readers.pdf",
+    "service.intake.readers.docx",
+    "service.intake.readers.text",
+]
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    if not _main_is_safe_to_rerun():
+        # An ad-hoc script (or code piped to ``python -``) may not guard its top level: fork as before.
+        return multiprocessing.get_context("fork")
+    ctx = multiprocessing.get_context(START_METHOD)
+    ctx.set_forkserver_preload(PRELOAD)
+    return ctx
+
+
+def _main_is_safe_to_rerun() -> bool:
+    """True for ``python -m module``, ``python -c`` and installed entry points (``jingyan``, ``pytest``),
+    whose top level a child may re-run; false for other script files, which may not guard it."""
+    main = sys.modules.get("__main__")
+    if getattr(getattr(main, "__spec__", None), "name", None):
+        return True
+    path = getattr(main, "__file__", None)
+    if path is None:
+        return True
+    return os.path.isfile(path) and os.path.dirname(os.path.abspath(path)) == os.path.dirname(sys.executable)
+
+
 def can_fork() -> bool:
     """True where a child process may be started (not inside a daemonic worker)."""
-    return "fork" in multiprocessing.get_all_start_methods() and not multiprocessing.current_process().daemon
+    return START_METHOD in multiprocessing.get_all_start_methods() and not multiprocessing.current_process().daemon
+
+
+def start_parser_server() -> None:
+    """Start the process parser children are forked from now, so the first upload does not wait for it."""
+    if can_fork():
+        from multiprocessing import forkserver
+
+        _context()
+        forkserver.ensure_running()
 
 
 def run_isolated(
@@ -156,11 +212,12 @@ def run_isolated(
     timeout_s: float,
     extra_address_space: int = CHILD_EXTRA_ADDRESS_SPACE,
 ) -> Any:
-    """Run ``func(*args)`` in a forked child with a memory cap; kill it at ``timeout_s``.
+    """Run ``func(*args)`` in a child forked from the parser server, with a memory cap; kill it at ``timeout_s``.
 
-    The result travels back by pickle; failures come back as :class:`IntakeError`.
+    ``func`` must be importable by name (a module-level function). The result travels back by
+    pickle; failures come back as :class:`IntakeError`.
     """
-    ctx = multiprocessing.get_context("fork")
+    ctx = _context()
     receiver, sender = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(sender, func, args, extra_address_space, os.getpid()), daemon=True)
     proc.start()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from service.config import Settings
+from service.intake.guard import start_parser_server
 from service.library import dedupe, schema
 from service.library.groups import PracticeGrouper
 from service.library.ingest import Ingestor
@@ -32,13 +33,13 @@ def database_path(settings: Settings) -> Path:
 
 
 def load_embedder(settings: Settings) -> Any | None:
-    """The sentence embedder, or ``None`` (keyword search only) when the model was not built."""
+    """The sentence encoder ``settings.encoder`` names, or ``None`` (keyword search only) when it was not built."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from service.mining.embed import Embedder
+    from service.mining.embed import load_encoder
 
     try:
-        return Embedder.load(settings.model_dir)
+        return load_encoder(settings)
     except Exception as exc:  # keyword search alone still serves
         log.warning("嵌入模型未加载，仅使用关键词检索（%s）。请运行 python -m models.build", exc)
         return None
@@ -75,7 +76,8 @@ class Library:
         self.ingestor.index = self.index
 
     def start(self) -> None:
-        """Start ingesting: a supervised worker process when ``settings.worker_process``, else threads here.
+        """Start ingesting: a supervised worker process when ``settings.worker_process``, else threads here
+        beside the parser server their parse children fork from.
 
         Either first re-queues the jobs of workers that are gone.
         """
@@ -83,6 +85,7 @@ class Library:
             self.supervisor = WorkerSupervisor(self.settings, self.queue)
             self.supervisor.start()
         else:
+            start_parser_server()
             self.worker.start()
 
     def worker_state(self) -> dict[str, Any]:

@@ -13,7 +13,7 @@ before ranking, so a filtered search ranks only what the filter lets through.
 
 Example::
 
-    index = PracticeIndex(Embedder.load())
+    index = PracticeIndex(load_encoder())
     index.migrate(conn)
     vectors = index.embed(items)                 # slow: outside the write transaction
     conn.execute("BEGIN IMMEDIATE"); index.add(conn, items, vectors); conn.execute("COMMIT")
@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+import sys
 import threading
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -40,6 +41,7 @@ from service.library.vectors import VectorStore, _db_key, _read_generation
 
 if TYPE_CHECKING:
     from service.mining.embed import Embedder
+    from service.mining.onnx_embed import OnnxEmbedder
 
 COMPONENT = "search"
 
@@ -171,11 +173,12 @@ def _one_torch_thread() -> None:
     """Encode queries on one core, leaving the other to SQLite; torch keeps this setting per thread.
 
     One short query gains little from a second thread, and two threads fighting the lexical
-    rankers for two cores doubled the p95 latency in ``bench.search``.
+    rankers for two cores doubled the p95 latency in ``bench.search``. Only the torch encoder needs
+    this (the ONNX one always runs a query on one thread), so torch is never imported for it.
     """
-    import torch
-
-    torch.set_num_threads(1)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
 
 
 class PracticeIndex:
@@ -183,7 +186,7 @@ class PracticeIndex:
 
     def __init__(
         self,
-        embedder: Embedder | None,
+        embedder: Embedder | OnnxEmbedder | None,
         weights: RankerWeights | None = None,
         synonyms: SynonymTable | None = None,
         query_cache_size: int = 1024,

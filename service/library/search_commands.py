@@ -26,10 +26,10 @@ def _eval_search(args: argparse.Namespace) -> int:
     embedder = None
     if not args.lexical_only:
         from service.config import Settings
-        from service.mining.embed import Embedder
+        from service.mining.embed import load_encoder
 
         try:
-            embedder = Embedder.load(Settings.from_env().model_dir)
+            embedder = load_encoder(Settings.from_env(), args.encoder)
         except Exception as exc:  # the model folder is missing: say how to build it
             print(f"无法加载语义模型，请先运行 python -m models.build；或加 --lexical-only 只评测关键词检索。（{exc}）",
                   file=sys.stderr)
@@ -118,6 +118,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--db", help="评测库文件（已存在则直接复用，省去重新计算向量）")
     p.add_argument("--vectors-cache", help="向量缓存 .npz 文件（按文本复用，换索引方式时免去重算）")
     p.add_argument("--queries", help="查询集 JSONL（默认 corpus/queries/queries.jsonl）")
+    p.add_argument("--encoder", choices=["onnx", "torch"], default=None,
+                   help="语义编码器：onnx（int8，默认）或 torch（fp32 原路径）；默认取 JINGYAN_ENCODER")
     p.add_argument("--lexical-only", action="store_true", help="不加载语义模型，只用关键词检索")
     p.add_argument("--no-expand", action="store_true", help="不做同义词扩展")
     p.add_argument("--no-grams", action="store_true", help="不用字二元组排序器")

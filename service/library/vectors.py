@@ -61,7 +61,11 @@ class VectorMatrix:
         """A new snapshot with ``ids`` added (or their vectors replaced)."""
         new_ids = np.asarray(ids, dtype=np.int64)
         keep = ~np.isin(self.ids, new_ids)
-        base = self.matrix[keep] if len(self) else np.zeros((0, vectors.shape[1]), dtype=np.float32)
+        if not len(self):
+            base = np.zeros((0, vectors.shape[1]), dtype=np.float32)
+        else:
+            # new practices replace nothing: skip the masked copy (another 150 MB at 100k rows)
+            base = self.matrix if keep.all() else self.matrix[keep]
         return VectorMatrix(
             ids=np.concatenate([self.ids[keep], new_ids]),
             doc_ids=np.concatenate([self.doc_ids[keep], np.asarray(doc_ids, dtype=np.int64)]),
@@ -146,13 +150,25 @@ class VectorStore:
                 self._loading.pop(old, None)
 
     def _load(self, conn: sqlite3.Connection, generation: str) -> VectorMatrix:
-        rows = conn.execute("SELECT practice_id, document_id, vector FROM practice_vectors ORDER BY practice_id").fetchall()
-        if not rows:
+        # Rows are copied one by one into a preallocated matrix: holding all blobs at once first
+        # would double the memory a 100k-practice library needs (and the allocator keeps it).
+        n = conn.execute("SELECT COUNT(*) FROM practice_vectors").fetchone()[0]
+        first = conn.execute("SELECT vector FROM practice_vectors LIMIT 1").fetchone()
+        if not n or first is None:
             return VectorMatrix(generation=generation)
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        doc_ids = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
-        matrix = np.vstack([np.frombuffer(r[2], dtype=np.float32) for r in rows])
-        return VectorMatrix(ids=ids, doc_ids=doc_ids, matrix=matrix, generation=generation)
+        ids = np.empty(n, dtype=np.int64)
+        doc_ids = np.empty(n, dtype=np.int64)
+        matrix = np.empty((n, len(first[0]) // 4), dtype=np.float32)
+        count = 0
+        for i, (pid, did, blob) in enumerate(
+            conn.execute("SELECT practice_id, document_id, vector FROM practice_vectors ORDER BY practice_id")
+        ):
+            if i >= n:
+                break  # rows written after the count: the next generation check loads them
+            ids[i], doc_ids[i] = pid, did
+            matrix[i] = np.frombuffer(blob, dtype=np.float32)
+            count = i + 1
+        return VectorMatrix(ids=ids[:count], doc_ids=doc_ids[:count], matrix=matrix[:count], generation=generation)
 
     def _cached(self, key: str, generation: str) -> VectorMatrix | None:
         with self._lock:

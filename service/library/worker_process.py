@@ -73,14 +73,19 @@ def main() -> int:
     os.nice(NICENESS)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s[worker]: %(message)s")
 
-    import torch
     from threadpoolctl import threadpool_limits
 
-    torch.set_num_threads(1)
+    if settings.encoder == "torch":
+        import torch  # only the fp32 path loads torch; the ONNX encoder runs on one thread already
+
+        torch.set_num_threads(1)
     threadpool_limits(1)
 
+    from service.intake.guard import start_parser_server
     from service.library.jobs import Worker
     from service.library.library import Library, load_embedder
+
+    start_parser_server()  # parse children fork from it, never from this process that holds the model
 
     library = Library(settings)
     library.set_embedder(load_embedder(settings))

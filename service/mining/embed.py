@@ -15,8 +15,13 @@ import os
 import threading
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from service.config import Settings
+    from service.mining.onnx_embed import OnnxEmbedder
 
 # Must be set before sentence_transformers / transformers are first imported: no hub, ever.
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -43,6 +48,27 @@ class ModelNotBuiltError(RuntimeError):
         super().__init__(f"语义检索模型不可用（{model_dir}）：{BUILD_HINT}（python -m models.build）。技术原因：{detail}")
 
 
+ENCODERS = ("onnx", "torch")
+
+
+def load_encoder(settings: Settings | None = None, encoder: str | None = None) -> Embedder | OnnxEmbedder:
+    """The encoder the settings choose: ``"onnx"`` (default, int8, no torch) or ``"torch"`` (fp32).
+
+    Both give unit float32 rows from ``encode(texts, query=...)``; ``encoder`` overrides the setting.
+    """
+    from service.config import Settings
+
+    settings = settings or Settings.from_env()
+    choice = (encoder or settings.encoder).strip().lower()
+    if choice == "onnx":
+        from service.mining.onnx_embed import OnnxEmbedder
+
+        return OnnxEmbedder.load(settings.onnx_model_dir)
+    if choice == "torch":
+        return Embedder.load(settings.model_dir)
+    raise ValueError(f"未知的编码器设置 JINGYAN_ENCODER={choice!r}，可选：{'、'.join(ENCODERS)}")
+
+
 class Embedder:
     """Encodes texts with e5's prompts: ``query: `` for searches, ``passage: `` for stored texts."""
 
@@ -50,6 +76,7 @@ class Embedder:
         self._model = model
         self.model_dir = model_dir
         self.quantized = quantized
+        self.name = "torch-int8" if quantized else "torch-fp32"
         self._dim = int(model.get_embedding_dimension())
         # One encode at a time: concurrent requests would each start 2 torch threads on 2 cores.
         self._lock = threading.Lock()

@@ -18,13 +18,13 @@ SEED = SAMPLES / "seed__000_d56bd712dbae6b12.txt"
 
 @pytest.fixture(scope="session")
 def embedder():
-    """The real e5-small embedder, built by ``python -m models.build``; loaded once per session."""
+    """The service's e5-small encoder (int8 ONNX), built by ``python -m models.build``; loaded once per session."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from service.mining.embed import Embedder
+    from service.mining.embed import load_encoder
 
-    model_dir = Settings().model_dir
-    assert model_dir.is_dir(), f"embedding model missing at {model_dir}: run `python -m models.build`"
-    return Embedder.load(model_dir)
+    settings = Settings()
+    assert settings.onnx_model_dir.is_dir(), f"encoder missing at {settings.onnx_model_dir}: run `python -m models.build`"
+    return load_encoder(settings)
 
 
 @pytest.fixture

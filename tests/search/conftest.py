@@ -34,6 +34,7 @@ class BuiltLibrary:
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
+    """The fp32 model: the ranking and grouping thresholds these tests protect were tuned on its vectors."""
     return Embedder.load()
 
 
