@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
 from service.config import Settings
+from service.intake.readers.ocr import preload as preload_recognition
 from service.library import dedupe, schema
 from service.library.groups import PracticeGrouper
 from service.library.ingest import Ingestor
@@ -73,7 +75,11 @@ class Library:
         self.ingestor.index = self.index
 
     def start(self) -> None:
-        """Start the ingestion worker (it first re-queues jobs a killed process left running)."""
+        """Start the ingestion worker (it first re-queues jobs a killed process left running).
+
+        The page-recognition libraries load alongside, so the first scanned upload does not wait for them.
+        """
+        threading.Thread(target=preload_recognition, name="jingyan-ocr-preload", daemon=True).start()
         self.worker.start()
 
     def close(self) -> None:
