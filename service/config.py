@@ -31,6 +31,8 @@ class Settings:
     port: int = 8000
     base_url: str = "http://127.0.0.1:8000"
     load_sample_corpus: bool = True
+    # A folder watched for submissions (see service/library/inbox.py); None: no watched folder.
+    inbox_dir: Path | None = None
     secret_key: str = "jingyan-dev-secret"
     # Mail
     smtp_host: str = "127.0.0.1"
@@ -60,6 +62,7 @@ class Settings:
             port=int(_env("PORT", str(d.port))),
             base_url=_env("BASE_URL", d.base_url),
             load_sample_corpus=_env("SAMPLE_CORPUS", "1") not in ("0", "false", "no"),
+            inbox_dir=Path(_env("INBOX_DIR", "")) if _env("INBOX_DIR", "") else None,
             secret_key=_env("SECRET_KEY", d.secret_key),
             smtp_host=_env("SMTP_HOST", d.smtp_host),
             smtp_port=int(_env("SMTP_PORT", str(d.smtp_port))),

@@ -15,6 +15,7 @@ from service import __version__
 from service.api import routes_digest as digest_stage
 from service.api import routes_documents, routes_groups, routes_jobs, routes_practices, routes_search
 from service.config import Settings
+from service.library.inbox import Inbox
 from service.library.library import Library, load_embedder
 from service.library.samples import queue_sample_corpus
 from service.web.routes import mount_pages
@@ -27,7 +28,7 @@ def create_app(settings: Settings | None = None, embedder: Any | None = None) ->
 
     The database is opened and migrated here; the lifespan loads the embedding model once
     (unless ``embedder`` is given, as tests do), queues the sample corpus into an empty library
-    and runs the ingestion worker while the app serves.
+    and runs the ingestion worker, and the watched inbox folder when one is set, while the app serves.
     """
     settings = settings or Settings.from_env()
     library = Library(settings)
@@ -41,11 +42,17 @@ def create_app(settings: Settings | None = None, embedder: Any | None = None) ->
             if queued:
                 log.info("queued %d sample documents", queued)
         library.start()
+        inbox = Inbox(settings.inbox_dir, library) if settings.inbox_dir else None
+        if inbox is not None:
+            inbox.start()
+            log.info("watching %s for submissions", settings.inbox_dir)
         digest_stage.start(app)
         try:
             yield
         finally:
             digest_stage.stop(app)
+            if inbox is not None:
+                inbox.stop()
             await run_in_threadpool(library.close)
 
     app = FastAPI(title="经验库 Jingyan", version=__version__, lifespan=lifespan)
