@@ -24,7 +24,9 @@ Progress = Callable[[int, int], None]
 # Address space a parse may add on top of what the parent already maps; a bomb hits this wall.
 CHILD_EXTRA_ADDRESS_SPACE = 768 * MB
 _CHUNK = 1 * MB
-_M_ARENA_MAX = -8  # mallopt parameter number in glibc's malloc.h
+# mallopt parameter numbers in glibc's malloc.h
+_M_ARENA_MAX = -8
+_M_MMAP_THRESHOLD = -3
 
 
 def check_file_size(data: bytes, settings: Settings) -> None:
@@ -89,7 +91,7 @@ def _child(conn: Any, func: Callable[..., Any], args: tuple[Any, ...], with_prog
     # Library chatter (pdfium, fontTools …) must not reach the clerk's terminal.
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
-    _fewer_malloc_arenas()
+    _tame_malloc()
     try:
         limit = _address_space_now() + CHILD_EXTRA_ADDRESS_SPACE
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -110,16 +112,19 @@ def _child(conn: Any, func: Callable[..., Any], args: tuple[Any, ...], with_prog
         conn.close()
 
 
-def _fewer_malloc_arenas() -> None:
-    """Let glibc keep two malloc arenas instead of eight per core.
+def _tame_malloc() -> None:
+    """Keep glibc's allocator from spending the memory cap on address space it never uses.
 
-    Each arena reserves 64 MB of address space up front; multithreaded readers (page recognition)
-    would spend the memory cap on reservations they never touch.
+    Two malloc arenas instead of eight per core (each reserves 64 MB up front), and a fixed 1 MB
+    threshold above which blocks are mapped and unmapped on their own: with the default sliding
+    threshold, the large buffers of page recognition end up in the heap and it only ever grows.
     """
     try:
-        ctypes.CDLL("libc.so.6").mallopt(_M_ARENA_MAX, 2)
+        libc = ctypes.CDLL("libc.so.6")
     except OSError:
-        pass  # not glibc: its allocator reserves differently
+        return  # not glibc: its allocator reserves differently
+    libc.mallopt(_M_ARENA_MAX, 2)
+    libc.mallopt(_M_MMAP_THRESHOLD, 1 * MB)
 
 
 def _exit_reason(code: int | None) -> str:

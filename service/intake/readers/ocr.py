@@ -25,6 +25,8 @@ LOW_CONFIDENCE = 0.85
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff"
 # The recogniser prints a full stop between Chinese characters as a middle dot.
 _DOT_STOP = re.compile(rf"(?<=[{_CJK}”）])[·•](?=[{_CJK}“（]|$)")
+# Chinese text asks with a full-width ？; an ASCII ? between Chinese characters is a misread 、 (四?纪律).
+_MISREAD_COMMA = re.compile(rf"(?<=[{_CJK}])\?(?=[{_CJK}“])")
 
 
 @dataclass
@@ -126,7 +128,7 @@ def _as_rgb(image: np.ndarray) -> np.ndarray:
 
 
 def _normalise(lines: list[RecognisedLine]) -> list[RecognisedLine]:
-    """Straight quotes back to Chinese ones, middle-dot full stops back to 。, the radical 丶 to 、.
+    """Straight quotes back to Chinese ones, middle-dot full stops back to 。, 丶 and ? to 、.
 
     Whether a straight quote opens or closes follows from the quotes before it on the page, so a
     quotation that runs over a line break keeps its closing mark.
@@ -140,7 +142,7 @@ def _normalise(lines: list[RecognisedLine]) -> list[RecognisedLine]:
             if ch in "“”":
                 opening = ch == "”"
             out.append(ch)
-        line.text = _DOT_STOP.sub("。", "".join(out)).replace("丶", "、")
+        line.text = _MISREAD_COMMA.sub("、", _DOT_STOP.sub("。", "".join(out)).replace("丶", "、"))
     return lines
 
 
