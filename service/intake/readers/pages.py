@@ -22,8 +22,9 @@ _CJK = r"\u2e80-\u2fff\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900
 _EXTRACTION_SPACE = re.compile(
     rf"(?<=[{_CJK}]) (?=[{_CJK}A-Za-z0-9])|(?<=[A-Za-z0-9]) (?=[{_CJK}])"
 )
+# Recognised scans often read the dashes of — 3 — as 一.
 _PAGE_NUMBER = re.compile(
-    r"^(?:[-—–－_~·.\s]*\d{1,4}[-—–－_~·.\s]*"
+    r"^(?:[-—–－_~·.一\s]*\d{1,4}[-—–－_~·.一\s]*"
     r"|第\s*\d{1,4}\s*页(?:\s*[,，/]?\s*共\s*\d{1,4}\s*页)?"
     r"|\d{1,4}\s*/\s*\d{1,4}"
     r"|(?:page|p\.)\s*\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?)$",

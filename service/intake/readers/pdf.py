@@ -27,8 +27,10 @@ from service.intake.readers.pages import (
 
 # Characters next to which pdfium's reading order can go wrong (see _reorder_if_needed).
 _SUSPECT = frozenset(" “”‘’")
-# A page with fewer characters in its text layer than this is a picture of a page.
+# A page with fewer characters in its text layer than this, covered by a picture for at least
+# this share of its area, is a picture of a page and is recognised.
 _IMAGE_PAGE_CHARS = 10
+_PICTURE_SHARE = 0.5
 # Resolution at which picture pages are rendered for recognition.
 RENDER_DPI = 150
 
@@ -53,7 +55,10 @@ def read_pdf(
         if count == 0:
             raise IntakeError("empty", "PDF 中没有任何页面，请检查后重新上传", "0 pages")
         pages = [_page_lines(pdf, i) for i in range(count)]
-        pictures = [i for i, page in enumerate(pages) if sum(len(line.text.strip()) for line in page) < _IMAGE_PAGE_CHARS]
+        pictures = [
+            i for i, page in enumerate(pages)
+            if sum(len(line.text.strip()) for line in page) < _IMAGE_PAGE_CHARS and _is_picture_page(pdf, i)
+        ]
         confidence: list[float | None] | None = None
         if pictures:
             recognizer = recognizer or PageRecognizer()
@@ -71,6 +76,23 @@ def read_pdf(
                           f"no text layer and nothing recognised on {count} pages")
     warnings = confidence_warnings(confidence) if confidence is not None else []
     return Reading(page_blocks(pages), count, warnings, confidence)
+
+
+def _is_picture_page(pdf: pdfium.PdfDocument, index: int) -> bool:
+    """True when one picture covers at least half the page: a scanned or photographed page.
+
+    A page with a QR code and a caption, or a blank page, is not one.
+    """
+    page = pdf[index]
+    try:
+        width, height = page.get_size()
+        for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2):
+            left, bottom, right, top = obj.get_bounds()
+            if (right - left) * (top - bottom) >= _PICTURE_SHARE * width * height:
+                return True
+        return False
+    finally:
+        page.close()
 
 
 def _render(pdf: pdfium.PdfDocument, index: int) -> np.ndarray:
