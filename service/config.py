@@ -37,6 +37,8 @@ class Settings:
     port: int = 8000
     base_url: str = "http://127.0.0.1:8000"
     load_sample_corpus: bool = True
+    # A folder watched for submissions (see service/library/inbox.py); None: no watched folder.
+    inbox_dir: Path | None = None
     secret_key: str = "jingyan-dev-secret"
     # Ingestion: the worker runs in its own process under ``jingyan serve`` (a thread of the web
     # process otherwise, as in tests); files up to small_job_bytes also have a lane of their own.
@@ -75,6 +77,7 @@ class Settings:
             port=int(_env("PORT", str(d.port))),
             base_url=_env("BASE_URL", d.base_url),
             load_sample_corpus=_env("SAMPLE_CORPUS", "1") not in ("0", "false", "no"),
+            inbox_dir=Path(_env("INBOX_DIR", "")) if _env("INBOX_DIR", "") else None,
             secret_key=_env("SECRET_KEY", d.secret_key),
             worker_process=_env("WORKER_PROCESS", "0") in ("1", "true", "yes"),
             small_job_bytes=int(_env("SMALL_JOB_BYTES", str(d.small_job_bytes))),

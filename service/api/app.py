@@ -17,6 +17,7 @@ from service.api import routes_digest as digest_stage
 from service.api import routes_documents, routes_groups, routes_jobs, routes_practices, routes_search
 from service.api.bounds import JsonBodyGuard
 from service.config import Settings
+from service.library.inbox import Inbox
 from service.library.library import Library, load_embedder
 from service.library.samples import queue_sample_corpus
 from service.web.routes import mount_pages
@@ -29,8 +30,8 @@ def create_app(settings: Settings | None = None, embedder: Any | None = None) ->
 
     The database is opened and migrated here; the lifespan loads the embedding model once
     (unless ``embedder`` is given, as tests do), queues the sample corpus into an empty library
-    and runs the ingestion worker while the app serves (a supervised child process when
-    ``settings.worker_process``, as under ``jingyan serve``).
+    and runs the ingestion worker (a supervised child process when ``settings.worker_process``, as
+    under ``jingyan serve``), and the watched inbox folder when one is set, while the app serves.
     """
     settings = settings or Settings.from_env()
     library = Library(settings)
@@ -47,11 +48,17 @@ def create_app(settings: Settings | None = None, embedder: Any | None = None) ->
             if queued:
                 log.info("queued %d sample documents", queued)
         library.start()
+        inbox = Inbox(settings.inbox_dir, library) if settings.inbox_dir else None
+        if inbox is not None:
+            inbox.start()
+            log.info("watching %s for submissions", settings.inbox_dir)
         digest_stage.start(app)
         try:
             yield
         finally:
             digest_stage.stop(app)
+            if inbox is not None:
+                inbox.stop()
             await run_in_threadpool(library.close)
 
     app = FastAPI(title="经验库 Jingyan", version=__version__, lifespan=lifespan)

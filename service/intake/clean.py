@@ -20,7 +20,11 @@ Rules (kept deliberately simple and linear):
   heading-styled or auto-numbered paragraphs never join.
 * Rejoining (PDF lines): a line that is near the page's typical full line width continues into
   the next line (also across a page break) unless it ends in ``。！？：``; the TXT rules for
-  brackets and closing punctuation apply too.
+  brackets and closing punctuation apply too. Body text that stops short without terminal
+  punctuation continues when the next line opens with ``“《（`` or a digit: layout engines move
+  such a word whole to the next line, so the line before it ends early. The opening lines of a
+  page printed larger than the body (a title set in a bigger font) are one title, however many
+  lines it wraps over.
 """
 
 from __future__ import annotations
@@ -39,6 +43,11 @@ _OPEN_BRACKETS = frozenset("“‘「『（(【《〈")
 _OPENERS = _OPEN_BRACKETS | frozenset("、，,—")
 _CONTINUATION_START = frozenset("”’」』）)】》〉，,、。；;：:！!？?")
 _PDF_STOPS = frozenset("。！？!?：:")
+# A word starting with one of these is moved whole to the next printed line.
+_WRAPS_WHOLE = frozenset("“‘《（(【〈0123456789")
+# A title is printed at least this much larger than the body text.
+_TITLE_SCALE = 1.15
+_TITLE_MAX_LINES = 4
 _BODY_MIN = 40  # a paragraph this long is body text, not a heading or list line
 
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
@@ -55,7 +64,8 @@ _URL_LINE = re.compile(r"^(?:https?://|www\.)\S+(?:\s+\d{1,3}\s*/\s*\d{1,3})?$")
 _SALUTATION = re.compile(
     r"^(?:各位|尊敬的|亲爱的)?[\u4e00-\u9fff、，]{0,20}(?:同志们|同志們|代表|委员|委員|同事们|同事們|朋友们|朋友們|同学们|同學們|来宾|來賓)[：:，,！!]?$"
 )
-_ELLIPSIS_END = re.compile(r"(?:\.{3,}|…+|⋯+)$")
+# Recognised scans often read the three dots as two.
+_ELLIPSIS_END = re.compile(r"(?:\.{2,}|…+|⋯+)$")
 
 
 @dataclass
@@ -100,6 +110,7 @@ class _Line:
     heading_level: int | None
     is_table_row: bool
     docx_labelled: bool
+    font_size: float | None = None
 
 
 def clean_blocks(blocks: list[Block]) -> list[CleanParagraph]:
@@ -130,7 +141,7 @@ def _collect(blocks: list[Block]) -> list[_Line]:
             continue
         if b.page is not None and (_PAGE_NUMBER.match(text) or _URL_LINE.match(text)):
             continue
-        out.append(_Line(text, b.page, blank, b.heading_level, b.is_table_row, bool(b.numbering)))
+        out.append(_Line(text, b.page, blank, b.heading_level, b.is_table_row, bool(b.numbering), b.font_size))
         blank = False
     return out
 
@@ -250,7 +261,7 @@ def _rejoin_pdf(lines: list[_Line]) -> list[CleanParagraph]:
     full = {p: (_typical(sorted(ws)) if len(ws) >= 8 else doc_full) for p, ws in widths.items()}
     out: list[CleanParagraph] = []
     buf: list[str] = []
-    title_end = _wrapped_title_end(lines)
+    title_end = max(_wrapped_title_end(lines), _large_title_end(lines))
     for i, line in enumerate(lines):
         buf.append(line.text)
         nxt = lines[i + 1] if i + 1 < len(lines) else None
@@ -263,11 +274,41 @@ def _rejoin_pdf(lines: list[_Line]) -> list[CleanParagraph]:
             near_full = _display_width(text) >= 0.88 * full[line.page or 0] - 2
             if text[-1] in _OPENERS or nxt.text[0] in _CONTINUATION_START:
                 continue
-            if near_full and text[-1] not in _PDF_STOPS and not _is_break_point(nxt.text):
-                continue
+            if text[-1] not in _PDF_STOPS and not _is_break_point(nxt.text):
+                if near_full or (nxt.text[0] in _WRAPS_WHOLE and not ends_sentence(text) and _is_body(buf)):
+                    continue
         out.append(CleanParagraph("".join(buf), None, line.is_table_row))
         buf = []
     return out
+
+
+def _is_body(buf: list[str]) -> bool:
+    """True when the lines gathered so far are body text, not a heading or a short list line."""
+    joined = "".join(buf)
+    return len(joined) >= _BODY_MIN or _has_inner_stop(joined)
+
+
+def _large_title_end(lines: list[_Line]) -> int:
+    """Index of the last line of a title printed larger than the body and wrapped over lines.
+
+    The first lines count when they share one font size at least ``_TITLE_SCALE`` times the
+    body's most common size; a line opening with a dash (a subtitle) ends the title.
+    """
+    sizes = Counter(round(ln.font_size) for ln in lines if ln.font_size)
+    if not sizes or not lines[0].font_size:
+        return 0
+    body = sizes.most_common(1)[0][0]
+    first = lines[0]
+    if first.font_size < _TITLE_SCALE * body:
+        return 0
+    end = 0
+    for k in range(1, min(_TITLE_MAX_LINES, len(lines))):
+        ln = lines[k]
+        same = ln.font_size is not None and abs(ln.font_size - first.font_size) < 0.1 * first.font_size
+        if not same or ln.page != first.page or ln.text.startswith(("—", "-")) or ends_sentence(lines[k - 1].text):
+            break
+        end = k
+    return end if sum(len(ln.text) for ln in lines[: end + 1]) <= 80 else 0
 
 
 def _wrapped_title_end(lines: list[_Line]) -> int:

@@ -50,7 +50,8 @@ class Block:
 
     PDF and TXT readers emit physical lines (``is_paragraph=False``); DOCX emits paragraphs.
     ``heading_level`` carries a Word heading style (1 = Heading 1), ``numbering`` the label Word's
-    automatic numbering would print before the text (e.g. ``一、``).
+    automatic numbering would print before the text (e.g. ``一、``). ``font_size`` is the printed
+    size in points of a PDF line (or the pixel height of a recognised line), where known.
     """
 
     text: str
@@ -59,6 +60,7 @@ class Block:
     heading_level: int | None = None
     numbering: str | None = None
     is_table_row: bool = False
+    font_size: float | None = None
 
 
 @dataclass
@@ -66,11 +68,15 @@ class SourceInfo:
     """Where the document came from and how it was read."""
 
     filename: str
-    format: str  # "pdf" | "docx" | "txt" | "doc"
+    format: str  # "pdf" | "docx" | "txt" | "doc" | "image"
     sha256: str
     size: int
     pages: int | None = None
     encoding: str | None = None
+    # Text recognised from page images (OCR), with each page's mean character confidence
+    # (None for a page read from its text layer, 0 for a picture page where nothing was recognised).
+    ocr: bool = False
+    ocr_confidence: list[float | None] | None = None
 
 
 @dataclass

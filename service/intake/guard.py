@@ -22,9 +22,14 @@ from service.config import Settings
 from service.intake.errors import IntakeError
 
 MB = 1024 * 1024
+# Called with (steps done, steps to do) by a long parse, such as page recognition.
+Progress = Callable[[int, int], None]
 # Address space a parse may add on top of what the parent already maps; a bomb hits this wall.
 CHILD_EXTRA_ADDRESS_SPACE = 768 * MB
 _CHUNK = 1 * MB
+# mallopt parameter numbers in glibc's malloc.h
+_M_ARENA_MAX = -8
+_M_MMAP_THRESHOLD = -3
 
 
 def check_file_size(data: bytes, settings: Settings) -> None:
@@ -126,17 +131,25 @@ def _alive(pid: int) -> bool:
 
 
 def _child(
-    conn: Any, func: Callable[..., Any], args: tuple[Any, ...], extra_address_space: int, parent_pid: int
+    conn: Any,
+    func: Callable[..., Any],
+    args: tuple[Any, ...],
+    extra_address_space: int,
+    parent_pid: int,
+    with_progress: bool,
 ) -> None:
     _die_with_parent(parent_pid)
     # Library chatter (pdfium, fontTools …) must not reach the clerk's terminal.
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
+    _tame_malloc()
     try:
         limit = _address_space_now() + extra_address_space
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     except (OSError, ValueError):
         pass  # no limit support on this platform: the time limit still applies
+    if with_progress:
+        args = (*args, lambda done, total: conn.send(("progress", done, total)))
     try:
         conn.send(("ok", func(*args)))
     except IntakeError as exc:
@@ -148,6 +161,21 @@ def _child(
                    f"{type(exc).__name__}: {exc}"))
     finally:
         conn.close()
+
+
+def _tame_malloc() -> None:
+    """Keep glibc's allocator from spending the memory cap on address space it never uses.
+
+    Two malloc arenas instead of eight per core (each reserves 64 MB up front), and a fixed 1 MB
+    threshold above which blocks are mapped and unmapped on their own: with the default sliding
+    threshold, the large buffers of page recognition end up in the heap and it only ever grows.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return  # not glibc: its allocator reserves differently
+    libc.mallopt(_M_ARENA_MAX, 2)
+    libc.mallopt(_M_MMAP_THRESHOLD, 1 * MB)
 
 
 def _exit_reason(code: int | None) -> str:
@@ -168,6 +196,10 @@ PRELOAD = [
     "service.intake.readers.pdf",
     "service.intake.readers.docx",
     "service.intake.readers.text",
+    # page recognition's libraries (some 500 MB of address space) are mapped once, in the server:
+    # each child's memory cap is then spent on recognising pages only
+    "service.intake.readers.ocr",
+    "rapidocr_onnxruntime",
 ]
 
 
@@ -211,33 +243,44 @@ def run_isolated(
     args: tuple[Any, ...],
     timeout_s: float,
     extra_address_space: int = CHILD_EXTRA_ADDRESS_SPACE,
+    progress: Progress | None = None,
 ) -> Any:
     """Run ``func(*args)`` in a child forked from the parser server, with a memory cap; kill it at ``timeout_s``.
 
-    ``func`` must be importable by name (a module-level function). The result travels back by
-    pickle; failures come back as :class:`IntakeError`.
+    ``func`` must be importable by name (a module-level function). With ``progress``, ``func`` gets
+    one more argument, a callable ``(done, total)``; each call reaches ``progress`` here and restarts
+    the clock, so ``timeout_s`` bounds the time between two steps (one recognised page, say) rather
+    than the whole of a long scan. The result travels back by pickle; failures come back as
+    :class:`IntakeError`.
     """
     ctx = _context()
     receiver, sender = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(sender, func, args, extra_address_space, os.getpid()), daemon=True)
+    proc = ctx.Process(
+        target=_child, args=(sender, func, args, extra_address_space, os.getpid(), progress is not None), daemon=True
+    )
     proc.start()
     sender.close()
     try:
-        if not receiver.poll(timeout_s):
-            raise IntakeError(
-                "timeout",
-                f"解析超过 {timeout_s:g} 秒仍未完成，已停止；文件可能异常，请另存后重新上传",
-                f"parse_timeout_s={timeout_s:g} exceeded",
-            )
-        try:
-            reply = receiver.recv()
-        except (EOFError, OSError) as exc:
-            proc.join(5)
-            raise IntakeError(
-                "crashed",
-                "解析程序在读取此文件时异常退出：文件可能过大或已损坏；请拆分或另存后重新上传",
-                _exit_reason(proc.exitcode),
-            ) from exc
+        while True:
+            if not receiver.poll(timeout_s):
+                raise IntakeError(
+                    "timeout",
+                    f"解析超过 {timeout_s:g} 秒仍未完成，已停止；文件可能异常，请另存后重新上传",
+                    f"parse_timeout_s={timeout_s:g} exceeded",
+                )
+            try:
+                reply = receiver.recv()
+            except (EOFError, OSError) as exc:
+                proc.join(5)
+                raise IntakeError(
+                    "crashed",
+                    "解析程序在读取此文件时异常退出：文件可能过大或已损坏；请拆分或另存后重新上传",
+                    _exit_reason(proc.exitcode),
+                ) from exc
+            if reply[0] != "progress":
+                break
+            if progress is not None:
+                progress(reply[1], reply[2])
     finally:
         receiver.close()
         if proc.is_alive():

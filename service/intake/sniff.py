@@ -15,6 +15,8 @@ _IMAGES = (
     (b"II*\x00", "TIFF"),
     (b"MM\x00*", "TIFF"),
 )
+# Picture formats whose pages are recognised (OCR); GIF and WEBP are web graphics, not scans.
+RECOGNISED_IMAGES = frozenset({"PNG", "JPEG", "TIFF", "BMP"})
 _BINARIES = (
     (b"\x1f\x8b", "gzip"),
     (b"Rar!\x1a\x07", "RAR"),

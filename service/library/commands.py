@@ -1,4 +1,4 @@
-"""CLI commands of the library: ``jingyan ingest``, ``jingyan search``, ``jingyan groups rebuild``."""
+"""CLI commands of the library: ``jingyan ingest``, ``jingyan watch``, ``jingyan search``, ``jingyan groups rebuild``."""
 
 from __future__ import annotations
 
@@ -103,6 +103,29 @@ def _search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _watch(args: argparse.Namespace) -> int:
+    import logging
+    import time
+
+    from service.library.inbox import Inbox
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    library = _open(args)
+    inbox = Inbox(Path(args.folder), library)
+    library.start()
+    print(f"正在监视 {inbox.folder}：放入的文件导入后移到 processed/，失败的移到 failed/（附原因）。按 Ctrl+C 停止。",
+          file=sys.stderr)
+    try:
+        while True:
+            for name, outcome in inbox.run_once():
+                print(f"{'已导入' if outcome == 'processed' else '失败'}  {name} → {outcome}/", flush=True)
+            time.sleep(inbox.poll_s)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        library.close()
+
+
 def _groups_rebuild(args: argparse.Namespace) -> int:
     library = _open(args, with_model=False)
     try:
@@ -118,6 +141,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="+", help="文件、文件夹或 .zip")
     p.add_argument("--data", default=None, help="数据目录（默认 ./data）")
     p.set_defaults(func=_ingest)
+
+    w = sub.add_parser("watch", help="监视一个文件夹，自动导入放入其中的文件和 .zip")
+    w.add_argument("folder", help="收件文件夹（处理后的文件移到其中的 processed/ 或 failed/）")
+    w.add_argument("--data", default=None, help="数据目录（默认 ./data）")
+    w.set_defaults(func=_watch)
 
     s = sub.add_parser("search", help="检索经验做法")
     s.add_argument("query", help="检索词，如 学习制度；为空字符串时按筛选条件浏览")

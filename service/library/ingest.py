@@ -81,7 +81,12 @@ class Ingestor:
             return self._exact_duplicate(conn, existing, job_id)
 
         self._stage(job_id, "parsing", 0.1)
-        doc = parse_bytes(data, filename, self.settings)
+
+        def recognised(done: int, total: int) -> None:
+            # Page recognition is most of the time a scan takes: show it page by page.
+            self._stage(job_id, f"ocr {done}/{total}", 0.1 + 0.25 * done / total)
+
+        doc = parse_bytes(data, filename, self.settings, progress=recognised)
 
         self._stage(job_id, "mining", 0.35)
         practices = mining.extract(doc)

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from service.config import Settings
+from service.intake.sniff import RECOGNISED_IMAGES
+from service.intake.sniff import sniff as intake_sniff
 
-SUPPORTED_SUFFIXES = {".pdf", ".docx", ".doc", ".txt", ".text", ".md"}
+SUPPORTED_SUFFIXES = {".pdf", ".docx", ".doc", ".txt", ".text", ".md", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 MAX_ZIP_MEMBERS = 2000
 
 
@@ -38,6 +40,9 @@ def sniff(filename: str, data: bytes, settings: Settings) -> tuple[str, str] | N
         return "empty", "文件是空的，请检查后重新上传"
     if data.startswith(b"%PDF") or data.startswith(b"\xd0\xcf\x11\xe0"):
         return None
+    kind, seen = intake_sniff(data)
+    if kind == "image" and seen in RECOGNISED_IMAGES:
+        return None  # scanned pages: recognised by the parser
     if data.startswith(b"PK\x03\x04"):
         if _is_docx(data):
             return None
@@ -50,7 +55,7 @@ def sniff(filename: str, data: bytes, settings: Settings) -> tuple[str, str] | N
         return "corrupt", f"文件扩展名为 {suffix}，但内容不是有效的该类文件，可能已损坏，请重新导出后上传"
     if _looks_like_text(data):
         return None
-    return "unsupported", "不支持的文件类型，请上传 PDF、Word（.docx/.doc）或纯文本（.txt）文件"
+    return "unsupported", "不支持的文件类型，请上传 PDF、Word（.docx/.doc）、纯文本（.txt）文件或扫描图片（PNG、JPEG、TIFF）"
 
 
 def is_zip_archive(filename: str, data: bytes) -> bool:

@@ -16,10 +16,20 @@ from docx import Document as WordDocument
 from docx.oxml import parse_xml
 from docx.oxml.ns import nsdecls
 
-from bench.fixtures import SAMPLES, build_corpus_fixtures, soffice_convert, source_lines, write_docx
+from bench.fixtures import (
+    SAMPLES,
+    build_corpus_fixtures,
+    scan_pdf,
+    soffice_convert,
+    source_lines,
+    write_docx,
+    write_official_docx,
+)
 
 SEED = SAMPLES / "seed__000_d56bd712dbae6b12.txt"
 HEADER_TEXT = "中共示例市委组织部 工作简报"
+# The seed, and three reports whose titles wrap over two lines in an official layout.
+OFFICIAL = ("seed__000_d56bd712dbae6b12", "zhdj-zhongtiao__01", "pb-lotjol__12", "pb-lotjol__11")
 
 
 @pytest.fixture(scope="session")
@@ -66,6 +76,21 @@ def browser_printed_pdf(fixture_dir: Path) -> Path:
     subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", f"--print-to-pdf={out}",
                     html.as_uri()], check=True, capture_output=True, timeout=120)
     return out
+
+
+@pytest.fixture(scope="session")
+def official_pdfs(fixture_dir: Path) -> dict[str, Path]:
+    """Corpus documents laid out as official documents (22 pt title, 16 pt body), exported by LibreOffice."""
+    folder = fixture_dir / "official"
+    folder.mkdir(exist_ok=True)
+    docs = [write_official_docx(source_lines(SAMPLES / f"{stem}.txt"), folder / f"{stem}.docx") for stem in OFFICIAL]
+    return dict(zip(OFFICIAL, soffice_convert(docs, "pdf", folder / "pdf"), strict=True))
+
+
+@pytest.fixture(scope="session")
+def seed_scan(official_pdfs: dict[str, Path], fixture_dir: Path) -> Path:
+    """The official-layout seed printed and scanned at 150 dpi: a PDF of page pictures only."""
+    return scan_pdf(official_pdfs[SEED.stem], fixture_dir / "seed-scan.pdf")
 
 
 @pytest.fixture(scope="session")

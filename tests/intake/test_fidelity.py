@@ -53,8 +53,9 @@ def test_word_and_pdf_readers_keep_every_line_of_the_source(stem: str, corpus_fo
     files = corpus_formats[stem]
     source = "\n".join(source_lines(files["txt"]))
     docx_blocks = read_docx(files["docx"].read_bytes(), Settings())
-    pdf_blocks, pages, _notes = read_pdf(files["pdf"].read_bytes(), Settings())
-    assert pages >= 1
+    reading = read_pdf(files["pdf"].read_bytes(), Settings())
+    pdf_blocks = reading.blocks
+    assert reading.pages >= 1 and reading.ocr_confidence is None
     for label, blocks in (("docx", docx_blocks), ("pdf", pdf_blocks)):
         multiset, in_order = kept_share(source, "\n".join(b.text for b in blocks))
         assert multiset >= 0.99 and in_order >= 0.99, (label, multiset, in_order)
@@ -93,7 +94,8 @@ def test_real_browser_printed_pdf_keeps_its_text_and_a_sensible_title(pdf: Path)
     pages = [p for p in raw_pages if p.strip()]
     # Poppler is an independent reader: nearly all it sees must come out of ours (before the
     # clean-up step, which rightly drops separators and page furniture).
-    blocks, count, _notes = read_pdf(pdf.read_bytes(), Settings())
+    reading = read_pdf(pdf.read_bytes(), Settings())
+    blocks, count = reading.blocks, reading.pages
     multiset, in_order = kept_share("\n".join(pages), "\n".join(b.text for b in blocks))
     assert multiset >= 0.98 and in_order >= 0.97, (multiset, in_order)
     assert doc.source.pages == count == len(raw_pages) - 1

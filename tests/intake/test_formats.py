@@ -108,7 +108,8 @@ def test_real_word_submission_from_the_corpus_is_read_without_pictures_or_margin
 
 
 def test_pdf_exported_from_word_drops_running_header_and_page_numbers(pdf_with_margins: Path) -> None:
-    blocks, pages, _notes = read_pdf(pdf_with_margins.read_bytes(), Settings())
+    reading = read_pdf(pdf_with_margins.read_bytes(), Settings())
+    blocks, pages = reading.blocks, reading.pages
     assert pages >= 3
     texts = [b.text for b in blocks]
     squeezed = HEADER_TEXT.replace(" ", "")

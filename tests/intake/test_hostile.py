@@ -48,14 +48,24 @@ def test_random_bytes_are_refused_as_not_a_document() -> None:
     assert _refusal(noise, "data.txt").code == "unsupported"
 
 
-def test_picture_renamed_to_pdf_is_refused_with_ocr_advice(tmp_path: Path) -> None:
+def test_blank_picture_renamed_to_pdf_is_read_as_a_picture_and_refused_for_having_no_text(tmp_path: Path) -> None:
     from PIL import Image
 
     png = tmp_path / "材料.pdf"
     Image.new("RGB", (200, 100), "white").save(png, format="PNG")
     err = _refusal(png, png.name)
+    assert err.code == "scanned"
+    assert "图片" in err.message and "未能识别出文字" in err.message
+
+
+def test_web_graphic_is_refused_with_the_picture_formats_that_are_recognised(tmp_path: Path) -> None:
+    from PIL import Image
+
+    gif = tmp_path / "海报.gif"
+    Image.new("RGB", (200, 100), "white").save(gif, format="GIF")
+    err = _refusal(gif, gif.name)
     assert err.code == "image"
-    assert "图片" in err.message and "PNG" in err.message
+    assert "GIF" in err.message and "PNG、JPEG、TIFF" in err.message
 
 
 def test_truncated_pdf_and_docx_are_refused_as_damaged(corpus_formats: dict[str, dict[str, Path]]) -> None:
@@ -78,13 +88,13 @@ def test_pdf_with_only_an_editing_password_is_read(
     assert doc.text == parse_file(corpus_formats["seed__000_d56bd712dbae6b12"]["pdf"]).text
 
 
-def test_clerk_uploads_a_scan_and_is_told_it_needs_ocr(scanned_pdf: Path) -> None:
+def test_scan_in_which_no_text_is_recognised_is_refused_with_advice(scanned_pdf: Path) -> None:
     err = _refusal(scanned_pdf, "扫描件.pdf")
     assert err.code == "scanned"
-    assert "文字识别" in err.message and "OCR" in err.message
+    assert "文字识别" in err.message and "OCR" in err.message and "更清晰" in err.message
 
 
-def test_pdf_with_a_scanned_page_among_text_pages_is_read_with_a_warning(
+def test_pdf_with_an_illegible_picture_page_among_text_pages_is_read_with_a_warning(
     scanned_pdf: Path, corpus_formats: dict[str, dict[str, Path]], tmp_path: Path
 ) -> None:
     mixed = tmp_path / "mixed.pdf"
@@ -92,7 +102,8 @@ def test_pdf_with_a_scanned_page_among_text_pages_is_read_with_a_warning(
     subprocess.run(["qpdf", "--empty", "--pages", str(text_pdf), str(scanned_pdf), "1", "--", str(mixed)], check=True)
     doc = parse_file(mixed)
     pages = doc.source.pages
-    assert any(f"第 {pages} 页没有文字层" in w for w in doc.warnings)
+    assert any(f"第 {pages} 页是图片，文字识别未认出文字" in w for w in doc.warnings)
+    assert doc.source.ocr_confidence == [None] * (pages - 1) + [0.0]
     assert "丽江" in doc.text
 
 

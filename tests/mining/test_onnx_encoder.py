@@ -182,6 +182,7 @@ def test_parser_children_do_not_inherit_the_loaded_model(onnx: OnnxEmbedder) -> 
     assert "onnxruntime" in sys.modules and resident_mb() > 250
     modules, child_mb = run_isolated(modules_and_memory, (), timeout_s=60)
     assert "service.intake.pipeline" in modules  # the parser server preloads the readers
-    assert "onnxruntime" not in modules and "torch" not in modules
-    # A forked copy of this process would start with the model's pages resident.
+    assert "torch" not in modules
+    # onnxruntime itself may be mapped (page recognition is preloaded there), but not the model:
+    # a forked copy of this process would start with the model's pages resident.
     assert child_mb < 200

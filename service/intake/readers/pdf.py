@@ -7,75 +7,101 @@ clerks send (Word exports, browser prints) and stays quiet about odd fonts.
 from __future__ import annotations
 
 import ctypes
-import math
-import re
-from collections import Counter
-from dataclasses import dataclass
 
+import numpy as np
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from service.config import Settings
-from service.intake.document import Block
 from service.intake.errors import IntakeError
+from service.intake.readers.ocr import PageRecognizer
+from service.intake.readers.pages import (
+    PageLine,
+    Progress,
+    Reading,
+    band_of,
+    confidence_warnings,
+    page_blocks,
+    recognised_lines,
+)
 
-# Share of the page height, from the top and from the bottom, where headers and footers live.
-BAND = 0.12
-_CJK = r"\u2e80-\u2fff\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
-# A single space PDF extraction put between a CJK character and a CJK character, digit or letter.
-_EXTRACTION_SPACE = re.compile(
-    rf"(?<=[{_CJK}]) (?=[{_CJK}A-Za-z0-9])|(?<=[A-Za-z0-9]) (?=[{_CJK}])"
-)
-_PAGE_NUMBER = re.compile(
-    r"^(?:[-—–－_~·.\s]*\d{1,4}[-—–－_~·.\s]*"
-    r"|第\s*\d{1,4}\s*页(?:\s*[,，/]?\s*共\s*\d{1,4}\s*页)?"
-    r"|\d{1,4}\s*/\s*\d{1,4}"
-    r"|(?:page|p\.)\s*\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?)$",
-    re.IGNORECASE,
-)
-# What a browser prints in the page margins: the date/time and title on top, the URL below.
-_BROWSER_MARGIN = re.compile(r"^(?:\d{1,4}[/-]\d{1,2}[/-]\d{1,4},?\s*(?:[上下]午)?\s*\d{1,2}:\d{2}|https?://|file://|about:)")
-_DIGITS = re.compile(r"\d+")
 # Characters next to which pdfium's reading order can go wrong (see _reorder_if_needed).
 _SUSPECT = frozenset(" “”‘’")
-_SPACES = re.compile(r"\s+")
+# A page with fewer characters in its text layer than this, covered by a picture for at least
+# this share of its area, is a picture of a page and is recognised.
+_IMAGE_PAGE_CHARS = 10
+_PICTURE_SHARE = 0.5
+# Resolution at which picture pages are rendered for recognition.
+RENDER_DPI = 150
 
 
-@dataclass
-class _Line:
-    text: str
-    band: str | None  # "top", "bottom" or None (body)
+def read_pdf(
+    data: bytes,
+    settings: Settings,
+    progress: Progress | None = None,
+    recognizer: PageRecognizer | None = None,
+) -> Reading:
+    """Read a PDF's pages: text pages from the text layer, picture pages (scans) by recognition.
 
-
-def read_pdf(data: bytes, settings: Settings) -> tuple[list[Block], int, list[str]]:
-    """Return ``(blocks, page_count, warnings)``; raise IntakeError for encrypted or scanned files."""
+    Raises IntakeError for encrypted, empty or over-long files and for scans in which
+    recognition finds no text. ``progress`` hears of every recognised page.
+    """
     pdf = _open(data)
     try:
         count = len(pdf)
         if count > settings.max_pages:
             raise IntakeError("too_many_pages", f"PDF 共 {count} 页，超过 {settings.max_pages} 页的上限，请拆分后再上传",
                               f"{count} pages > max_pages={settings.max_pages}")
+        if count == 0:
+            raise IntakeError("empty", "PDF 中没有任何页面，请检查后重新上传", "0 pages")
         pages = [_page_lines(pdf, i) for i in range(count)]
+        pictures = [
+            i for i, page in enumerate(pages)
+            if sum(len(line.text.strip()) for line in page) < _IMAGE_PAGE_CHARS and _is_picture_page(pdf, i)
+        ]
+        confidence: list[float | None] | None = None
+        if pictures:
+            recognizer = recognizer or PageRecognizer()
+            confidence = [None] * count
+            for done, i in enumerate(pictures, start=1):
+                recognised = recognizer.run(_render(pdf, i))
+                pages[i] = recognised_lines(recognised)
+                confidence[i] = recognised.confidence or 0.0
+                if progress is not None:
+                    progress(done, len(pictures))
     finally:
         pdf.close()
-    if count == 0:
-        raise IntakeError("empty", "PDF 中没有任何页面，请检查后重新上传", "0 pages")
-    chars = [sum(len(line.text.strip()) for line in page) for page in pages]
-    if sum(chars) < 10 * max(1, math.ceil(count / 4)):
-        raise IntakeError("scanned", "这是扫描件（PDF 中只有图片，没有文字层），需要先做文字识别（OCR）后再上传",
-                          f"{sum(chars)} text characters on {count} pages")
-    warnings = []
-    blank = [str(i + 1) for i, n in enumerate(chars) if n == 0]
-    if blank:
-        warnings.append(f"第 {'、'.join(blank)} 页没有文字层（可能是扫描页），其内容未读取")
-    running = _running_lines(pages)
-    blocks: list[Block] = []
-    for number, page in enumerate(pages, start=1):
-        for line in page:
-            if line.band and (_key(line) in running or _is_page_number(line) or _is_browser_margin(line)):
-                continue
-            blocks.append(Block(_EXTRACTION_SPACE.sub("", line.text.strip()), page=number))
-    return blocks, count, warnings
+    if not any(line.text.strip() for page in pages for line in page):
+        raise IntakeError("scanned", "这是扫描件，文字识别（OCR）未能认出其中的文字；请提供更清晰的扫描件（至少 150 dpi）或文字版",
+                          f"no text layer and nothing recognised on {count} pages")
+    warnings = confidence_warnings(confidence) if confidence is not None else []
+    return Reading(page_blocks(pages), count, warnings, confidence)
+
+
+def _is_picture_page(pdf: pdfium.PdfDocument, index: int) -> bool:
+    """True when one picture covers at least half the page: a scanned or photographed page.
+
+    A page with a QR code and a caption, or a blank page, is not one.
+    """
+    page = pdf[index]
+    try:
+        width, height = page.get_size()
+        for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2):
+            left, bottom, right, top = obj.get_bounds()
+            if (right - left) * (top - bottom) >= _PICTURE_SHARE * width * height:
+                return True
+        return False
+    finally:
+        page.close()
+
+
+def _render(pdf: pdfium.PdfDocument, index: int) -> np.ndarray:
+    page = pdf[index]
+    try:
+        bitmap = page.render(scale=RENDER_DPI / 72, rev_byteorder=True)
+        return bitmap.to_numpy()[:, :, :3].copy()
+    finally:
+        page.close()
 
 
 def _open(data: bytes) -> pdfium.PdfDocument:
@@ -87,7 +113,7 @@ def _open(data: bytes) -> pdfium.PdfDocument:
         raise IntakeError("corrupt", "PDF 文件已损坏或不完整，无法打开；请重新导出后上传", f"pdfium: {exc}") from exc
 
 
-def _page_lines(pdf: pdfium.PdfDocument, index: int) -> list[_Line]:
+def _page_lines(pdf: pdfium.PdfDocument, index: int) -> list[PageLine]:
     page = pdf[index]
     textpage = page.get_textpage()
     try:
@@ -109,9 +135,8 @@ def _page_lines(pdf: pdfium.PdfDocument, index: int) -> list[_Line]:
                 pdfium_c.FPDFText_GetCharOrigin(textpage.raw, first, x, y)
                 if _SUSPECT.intersection(stripped):
                     segment = _reorder_if_needed(textpage.raw, segment, start)
-                top_share = (height - y.value) / height
-                band = "top" if top_share < BAND else "bottom" if top_share > 1 - BAND else None
-                out.append(_Line(segment, band))
+                size = pdfium_c.FPDFText_GetFontSize(textpage.raw, first)
+                out.append(PageLine(segment, band_of((height - y.value) / height), round(size, 1) if size > 1 else None))
         return out
     finally:
         textpage.close()
@@ -199,26 +224,3 @@ def _reorder_if_needed(tp: object, line: str, start: int) -> str:
                 out.append(" ")
         out.append(line[i])
     return "".join(out)
-
-
-def _key(line: _Line) -> tuple[str | None, str]:
-    return line.band, _DIGITS.sub("#", _SPACES.sub("", line.text))
-
-
-def _running_lines(pages: list[list[_Line]]) -> set[tuple[str | None, str]]:
-    """Header/footer lines: same band, same characters (digits aside) on at least half the pages."""
-    if len(pages) < 2:
-        return set()
-    seen: Counter[tuple[str | None, str]] = Counter()
-    for page in pages:
-        seen.update({_key(line) for line in page if line.band})
-    need = max(2, math.ceil(len(pages) / 2))
-    return {key for key, n in seen.items() if n >= need}
-
-
-def _is_page_number(line: _Line) -> bool:
-    return bool(_PAGE_NUMBER.match(line.text.strip()))
-
-
-def _is_browser_margin(line: _Line) -> bool:
-    return bool(_BROWSER_MARGIN.match(line.text.strip()))

@@ -155,7 +155,9 @@
   function track(row, job) {
     if (job.status === "done") { showDone(row, job); return; }
     if (job.status === "failed") { fail(row, job.error || "解析失败，原因未知。"); return; }
-    var label = job.status === "running" ? (STAGE[job.stage] || STATUS.running) : STATUS.queued;
+    var ocr = /^ocr (\d+)\/(\d+)$/.exec(job.stage || "");
+    var label = job.status !== "running" ? STATUS.queued
+      : ocr ? "文字识别中（第 " + ocr[1] + " / " + ocr[2] + " 页）" : (STAGE[job.stage] || STATUS.running);
     setStatus(row, label, job.status === "running" ? "running" : "queued");
     row.bar.hidden = false;
     row.bar.value = 50 + Math.round(50 * Math.max(0, Math.min(1, job.progress || 0)));
