@@ -408,6 +408,8 @@ class Extractor:
             lead_in = si == 0 and len(sentences) > 1 and len(st.rstrip("。：:")) <= 14 and not cues.has_typed_name(st)
             previous_rule: str | None = None
             for piece, mentions, person, later in self._pieces(sent, ctx):
+                # 国贸党支部书记潘婷介绍了…，包括…: the speaker reports their unit's measures, not their own deeds
+                person = person and not unit
                 pt = piece.text
                 specific = [m for m in mentions if not m.generic]
                 rule, reason = self._rule(

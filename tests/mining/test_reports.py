@@ -60,7 +60,7 @@ def test_each_speaker_of_an_exchange_digest_is_the_unit_of_what_they_report():
     doc = parse_file(path)
     practices = extract(doc)
     assert_spans_point_at_text(doc, practices)
-    assert practice_with(practices, "坚持严格培养入党积极分子").orgs == ["经济学院本科2013级国贸党支部"]
+    assert practice_with(practices, "坚持组织生活会6大制度").orgs == ["经济学院本科2013级国贸党支部"]
     assert practice_with(practices, "“舍导制”").orgs == ["管理学院本科2013级第二党支部"]
     assert practice_with(practices, "艺术传承融入党建").orgs == ["艺术教育中心学生党支部"]
     assert practice_with(practices, "微党课视频大赛").orgs == ["新闻学院本科生低年级党支部"]
