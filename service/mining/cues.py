@@ -81,9 +81,20 @@ def has_action(text: str) -> bool:
 
 
 def is_directive(text: str) -> bool:
-    """``要…`` / ``各…要…`` / ``必须…`` / ``会议要求，…``: telling someone what to do."""
+    """``要…`` / ``各…要…`` / ``必须…`` / ``会议要求，…``: telling someone what to do.
+
+    After ``会议指出，`` or ``强调，`` what follows is a demand only when it is worded as one
+    (``强调，要…`` or a verb first); ``会议指出，大讨论是…`` judges, it demands nothing.
+    """
     head = text[:40]
-    return bool(MODAL_RE.search(head) or DIRECTIVE_HEAD_RE.match(head))
+    if MODAL_RE.search(head):
+        return True
+    m = DIRECTIVE_HEAD_RE.match(head)
+    if not m:
+        return False
+    if re.search(r"(?:指出|强调|明确)[，,：:]$", m.group()):
+        return bool(VERB_RE.match(text[m.end():]))
+    return True
 
 
 def is_result(text: str) -> bool:
