@@ -11,44 +11,21 @@ own store calls, every sentence of it a practice, then starts the real app in-pr
 from __future__ import annotations
 
 import argparse
-import hashlib
 import re
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from service.config import REPO_ROOT, Settings
-
-SEED = REPO_ROOT / "corpus" / "samples" / "seed__000_d56bd712dbae6b12.txt"
+from bench.fixtures import SEED, store_long_report
+from service.config import Settings
 
 
 def build(settings: Settings, chars: int) -> tuple[int, list[int]]:
     """Store the long document; returns its id and its practice ids."""
-    from service.intake import parse_bytes
-    from service.library import store
-    from service.library.library import Library
-    from service.library.search_eval import clause_entries
-    from service.mining.practice import Practice
-
-    seed = SEED.read_bytes()
-    copies = max(1, chars // len(seed.decode()))
-    data = seed * copies
-    doc = parse_bytes(data, "长篇报告.txt", settings, isolate=False)
-    practices = [
-        Practice(orgs=["市委办公室"], mentions=[], text=e.text, name=None, topic="思想建设", kind="practice",
-                 span=e.span, section=e.section)
-        for e in clause_entries(doc)
-    ]
-    library = Library(settings)
-    conn = library.db.conn()
-    with store.transaction(conn):
-        document_id = store.insert_document(
-            conn, doc, sha256=hashlib.sha256(data).hexdigest(), filename="长篇报告.txt", size=len(data)
-        )
-        ids = store.insert_practices(conn, document_id, practices)
-    library.close()
-    print(f"stored {len(doc.text):,} characters, {len(ids):,} practices", flush=True)
+    copies = max(1, chars // len(SEED.read_text(encoding="utf-8")))
+    document_id, ids, length = store_long_report(settings, copies)
+    print(f"stored {length:,} characters, {len(ids):,} practices", flush=True)
     return document_id, ids
 
 

@@ -6,13 +6,14 @@ that DOCX by LibreOffice — the way clerks usually produce their PDFs.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
-from service.config import REPO_ROOT
+from service.config import REPO_ROOT, Settings
 
 SAMPLES = REPO_ROOT / "corpus" / "samples"
 
@@ -139,3 +140,36 @@ def build_corpus_fixtures(root: Path, extra_docx: tuple[Path, ...] = ()) -> dict
     if todo:
         soffice_convert(todo, "pdf", pdf_dir)
     return out
+
+
+SEED = SAMPLES / "seed__000_d56bd712dbae6b12.txt"
+
+
+def store_long_report(settings: Settings, copies: int, limit: int | None = None) -> tuple[int, list[int], int]:
+    """Store the seed speech copied ``copies`` times as one document, every sentence of it a practice
+    (the first ``limit`` sentences when given), through the library's own store calls.
+
+    Returns the document id, its practice ids and the length of its text.
+    """
+    from service.intake import parse_bytes
+    from service.library import store
+    from service.library.library import Library
+    from service.library.search_eval import clause_entries
+    from service.mining.practice import Practice
+
+    data = SEED.read_bytes() * copies
+    doc = parse_bytes(data, "长篇报告.txt", settings, isolate=False)
+    practices = [
+        Practice(orgs=["市委办公室"], mentions=[], text=e.text, name=None, topic="思想建设", kind="practice",
+                 span=e.span, section=e.section)
+        for e in clause_entries(doc)[:limit]
+    ]
+    library = Library(settings)
+    conn = library.db.conn()
+    with store.transaction(conn):
+        document_id = store.insert_document(
+            conn, doc, sha256=hashlib.sha256(data).hexdigest(), filename="长篇报告.txt", size=len(data)
+        )
+        ids = store.insert_practices(conn, document_id, practices)
+    library.close()
+    return document_id, ids, len(doc.text)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 from collections.abc import Iterator
@@ -11,38 +10,19 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from service.config import REPO_ROOT, Settings
-from service.intake import parse_bytes
-from service.library import store
-from service.library.library import Library
-from service.library.search_eval import clause_entries
-from service.mining.practice import Practice
+from bench.fixtures import store_long_report
+from service.config import Settings
 
-SEED = REPO_ROOT / "corpus" / "samples" / "seed__000_d56bd712dbae6b12.txt"
 PRACTICES = 10_000
 
 
 @pytest.fixture(scope="module")
 def long_report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, int, list[int]]]:
     """The seed speech copied until it holds 10,000 sentences, stored with each sentence as a practice."""
-    data = SEED.read_bytes() * 160
-    doc = parse_bytes(data, "长篇报告.txt", isolate=False)
-    practices = [
-        Practice(orgs=["市委办公室"], mentions=[], text=e.text, name=None, topic="思想建设", kind="practice",
-                 span=e.span, section=e.section)
-        for e in clause_entries(doc)[:PRACTICES]
-    ]
-    assert len(practices) == PRACTICES
     settings = Settings(data_dir=tmp_path_factory.mktemp("long") / "data", load_sample_corpus=False,
                         model_dir=Path("/nonexistent"), digest_scheduler=False)
-    library = Library(settings)
-    conn = library.db.conn()
-    with store.transaction(conn):
-        document_id = store.insert_document(
-            conn, doc, sha256=hashlib.sha256(data).hexdigest(), filename="长篇报告.txt", size=len(data)
-        )
-        ids = store.insert_practices(conn, document_id, practices)
-    library.close()
+    document_id, ids, _ = store_long_report(settings, copies=160, limit=PRACTICES)
+    assert len(ids) == PRACTICES
 
     from service.api.app import create_app
 
