@@ -4,6 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 TOPIC_MODEL := models/build/topic-classifier.joblib
 KIND_MODEL  := models/build/kind-classifier.joblib
+ENCODER     := models/build/e5-small-onnx/model.onnx
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
@@ -21,16 +22,18 @@ setup: $(STAMP) model
 system:
 	bash scripts/install-system.sh
 
-# Retrained only when their labelled data or code change. The kind classifier learns from what the
+# Retrained only when their labelled data, code or the encoder change. The topic classifier reads the
+# encoder's passage vectors, so the encoder is built first; the kind classifier learns from what the
 # rule extractor makes of the train split, so any mining code or data change retrains it.
-$(TOPIC_MODEL): $(STAMP) $(wildcard corpus/topics/*) $(wildcard corpus/gold/*) service/mining/topics.py service/mining/train_topics.py
+$(TOPIC_MODEL): $(STAMP) $(ENCODER) $(wildcard corpus/topics/*) $(wildcard corpus/gold/*) service/mining/topics.py service/mining/train_topics.py
 	$(PY) -m service.mining.train_topics
 
 $(KIND_MODEL): $(TOPIC_MODEL) $(wildcard corpus/gold/*) $(wildcard corpus/orgs/*) corpus/dict/party_terms.txt $(wildcard service/mining/*.py)
 	$(PY) -m service.mining.train_kinds
 
-model: $(STAMP) $(TOPIC_MODEL) $(KIND_MODEL)
+model: $(STAMP)
 	$(PY) -m models.build
+	$(MAKE) --no-print-directory $(TOPIC_MODEL) $(KIND_MODEL)
 
 run: system setup
 	$(VENV)/bin/jingyan serve

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+import numpy as np
+
 from service import mining
 from service.config import Settings
 from service.intake import IntakeError, parse_bytes
@@ -89,12 +91,16 @@ class Ingestor:
         doc = parse_bytes(data, filename, self.settings, progress=recognised)
 
         self._stage(job_id, "mining", 0.35)
-        practices = mining.extract(doc)
+        # The extractor embeds each practice once: its topic reads the vector and search stores it.
+        practices = mining.extract(doc, self.index.embedder)
 
         self._stage(job_id, "embedding", 0.6)
         year = store.year_of(doc.date)
         items = [indexed_practice(p, 0, doc, year) for p in practices]
-        vectors = self.index.embed(items) if items else None
+        vectors = None
+        if items:
+            held = [p.vector for p in practices]
+            vectors = np.stack(held) if all(v is not None for v in held) else self.index.embed(items)
         signature = dedupe.signature(doc.text)
 
         self._stage(job_id, "indexing", 0.9)

@@ -38,6 +38,7 @@ from service.library import tokenize
 from service.library.db import apply_migrations
 from service.library.synonyms import SynonymTable
 from service.library.vectors import VectorStore, _db_key, _read_generation
+from service.mining.practice import passage_text
 
 if TYPE_CHECKING:
     from service.mining.embed import Embedder
@@ -595,14 +596,8 @@ def _count_practices(conn: sqlite3.Connection) -> int:
 
 
 def embedding_text(item: IndexedPractice) -> str:
-    """The passage the model embeds: the practice's name and units in front of its text."""
-    head = []
-    if item.name and item.name not in item.text:
-        head.append(item.name)
-    orgs = [o for o in item.orgs if o not in item.text]
-    if orgs:
-        head.append("、".join(orgs))
-    return ("：".join(["；".join(head), item.text]) if head else item.text)[:1000]
+    """The passage the model embeds (:func:`passage_text`: name and units in front of the text)."""
+    return passage_text(item.name, item.orgs, item.text)
 
 
 def context_text(item: IndexedPractice) -> str:

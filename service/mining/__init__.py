@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from service.mining.practice import PRACTICE_KINDS, TOPICS, Practice
 
@@ -29,6 +29,10 @@ def default_extractor() -> Extractor:
     return _extractor
 
 
-def extract(document: Document) -> list[Practice]:
-    """Practices and directives of ``document`` in reading order (see :class:`Extractor`)."""
-    return default_extractor().run(document)
+def extract(document: Document, encoder: Any = None) -> list[Practice]:
+    """Practices and directives of ``document`` in reading order (see :class:`Extractor`).
+
+    Pass the search encoder to have topics read the passage vectors too (and keep them on each
+    practice); without it topics come from the text model alone.
+    """
+    return default_extractor().run(document, encoder)

@@ -22,12 +22,26 @@ def _extract(args: argparse.Namespace) -> int:
     except IntakeError as exc:
         print(f"无法解析 {args.file}：{exc.user_line()}", file=sys.stderr)
         return 2
-    practices = extract(doc)
+    practices = extract(doc, _encoder(args))
     try:
         _print_practices(doc, practices, args.json)
     except BrokenPipeError:  # output piped into head or less and closed early
         pass
     return 0
+
+
+def _encoder(args: argparse.Namespace):  # noqa: ANN202 - the encoder type is imported lazily
+    """The service's encoder, so topics read passage vectors as they do on ingest; None when
+    ``--text-only`` is given or the model is not built (said on stderr)."""
+    from service.mining.embed import ModelNotBuiltError, load_encoder
+
+    if getattr(args, "text_only", False):
+        return None
+    try:
+        return load_encoder(Settings.from_env())
+    except ModelNotBuiltError as exc:
+        print(f"未加载编码器（{exc}），主题只按文字判断", file=sys.stderr)
+        return None
 
 
 def _print_practices(doc, practices, as_json: bool) -> None:  # noqa: ANN001
@@ -49,7 +63,8 @@ def _eval(args: argparse.Namespace) -> int:
     from service.mining.evaluate import SPLITS, evaluate
 
     splits = args.split or list(SPLITS)
-    scores = evaluate(lambda path: parse_file(path), extract, splits=splits)
+    encoder = _encoder(args)
+    scores = evaluate(lambda path: parse_file(path), lambda doc: extract(doc, encoder), splits=splits)
     for split in splits:
         rows = [s for s in scores if s.split == split]
         if not rows:
@@ -103,9 +118,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("extract", help="从一个文件中抽取经验做法（单位、做法名称、主题、出处）")
     p.add_argument("file")
     p.add_argument("--json", action="store_true", help="以 JSON 输出文档和做法")
+    p.add_argument("--text-only", action="store_true", help="不加载编码器，主题只按文字判断（更快，主题准确率较低）")
     p.set_defaults(func=_extract)
     e = sub.add_parser("eval", help="用 corpus/gold 的标注评估做法抽取（train、dev、test 分开，并按体裁）")
     e.add_argument("--split", action="append", choices=["train", "dev", "test"],
                    help="只评估这个划分（可重复；默认三个都评估）")
     e.add_argument("--details", action="store_true", help="列出每份文档的漏抽、多抽、类别、单位和主题错误")
+    e.add_argument("--text-only", action="store_true", help="不加载编码器，主题只按文字判断（用于对比）")
     e.set_defaults(func=_eval)

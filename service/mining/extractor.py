@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -13,7 +14,7 @@ from service.mining.keywords import KeywordExtractor
 from service.mining.kinds import KindClassifier
 from service.mining.kinds import features as _features
 from service.mining.orgs import Mention, OrgFinder
-from service.mining.practice import Practice
+from service.mining.practice import Practice, passage_text
 from service.mining.text import (
     LEVEL1_RE,
     Segment,
@@ -151,13 +152,17 @@ class Extractor:
 
     # -- public ------------------------------------------------------------------------------
 
-    def run(self, document: Document) -> list[Practice]:
-        """All practices of ``document`` in reading order."""
+    def run(self, document: Document, encoder: Any = None) -> list[Practice]:
+        """All practices of ``document`` in reading order.
+
+        With an ``encoder`` (``encode(texts, query=False)``, as search uses) each practice's passage
+        vector is computed in one batch, read by the topic classifier and kept on ``Practice.vector``.
+        """
         if not document.text.strip():
             return []
         ctx = self._walked(document)
         self._decide(ctx)
-        return self._finish(ctx, document.text)
+        return self._finish(ctx, document.text, encoder)
 
     def pieces(self, document: Document) -> list[tuple[str, dict[str, object]]]:
         """Every clause the extractor weighs, with the features :class:`KindClassifier` reads."""
@@ -639,11 +644,25 @@ class Extractor:
 
     # -- output ------------------------------------------------------------------------------
 
-    def _finish(self, ctx: _Context, original: str) -> list[Practice]:
+    def _finish(self, ctx: _Context, original: str, encoder: Any = None) -> list[Practice]:
         cands = ctx.candidates
         if not cands:
             return []
         cands.sort(key=lambda c: c.seg.start)
+        texts, names = [], []
+        for c in cands:
+            name, _ = cues.find_name(c.seg.text)
+            text = original[c.seg.start : c.seg.end]
+            if name is not None:
+                k = c.seg.text.find(name)
+                name = text[k : k + len(name)] if k >= 0 else name
+            texts.append(text)
+            names.append(name)
+        vectors = None
+        if encoder is not None:
+            vectors = encoder.encode(
+                [passage_text(n, c.orgs, t) for c, n, t in zip(cands, names, texts, strict=True)], query=False
+            )
         title = ctx.title if not ctx.is_speech else ""
         # The title of a report names the theme of what was done; directives range wider.
         practices = [i for i, c in enumerate(cands) if c.kind == "practice"]
@@ -651,17 +670,16 @@ class Extractor:
         scores = np.zeros((len(cands), len(self.topics.classes)))
         for idx, t in ((practices, title), (directives, "")):
             if idx:
-                scores[idx] = self.topics.scores([cands[i].seg.text[:300] for i in idx], [cands[i].heading for i in idx], t)
+                scores[idx] = self.topics.scores(
+                    [cands[i].seg.text[:300] for i in idx], [cands[i].heading for i in idx], t,
+                    None if vectors is None else vectors[idx],
+                )
         classes = self.topics.classes
         out: list[Practice] = []
-        for c, row in zip(cands, scores, strict=True):
+        for i, (c, row) in enumerate(zip(cands, scores, strict=True)):
             topic = classes[int(row.argmax())]
-            name, _ = cues.find_name(c.seg.text)
+            name, text = names[i], texts[i]
             a, b = c.seg.start, c.seg.end
-            text = original[a:b]
-            if name is not None:
-                k = c.seg.text.find(name)
-                name = text[k : k + len(name)] if k >= 0 else name
             out.append(
                 Practice(
                     orgs=c.orgs,
@@ -675,6 +693,7 @@ class Extractor:
                     tags=self.topics.tags_for(topic, c.seg.text),
                     keywords=self.keywords.run(c.seg.text, name),
                     confidence=c.confidence,
+                    vector=None if vectors is None else vectors[i],
                 )
             )
         return out

@@ -40,10 +40,14 @@ class Practice:
     tags: list[str] = field(default_factory=list)
     keywords: list[str] = field(default_factory=list)
     confidence: float = 0.5
+    # The passage vector of :func:`passage_text` when the extractor ran with an encoder (ingest keeps it
+    # for search); never serialised.
+    vector: Any = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["span"] = list(self.span)
+        d.pop("vector")
         return d
 
     @classmethod
@@ -61,3 +65,17 @@ class Practice:
             keywords=list(d.get("keywords", [])),
             confidence=float(d.get("confidence", 0.5)),
         )
+
+
+def passage_text(name: str | None, orgs: list[str], text: str) -> str:
+    """The passage the encoder embeds for a practice: its name and units in front of its text.
+
+    Search stores this vector and the topic classifier reads it, so one encoding serves both.
+    """
+    head = []
+    if name and name not in text:
+        head.append(name)
+    named = [o for o in orgs if o not in text]
+    if named:
+        head.append("、".join(named))
+    return ("：".join(["；".join(head), text]) if head else text)[:1000]

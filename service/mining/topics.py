@@ -11,27 +11,42 @@ import numpy as np
 
 from service.mining import resources
 from service.mining.estimator import SavedEstimator, load_or_train
-from service.mining.practice import TOPICS
+from service.mining.practice import TOPICS, passage_text
 
 
 class TopicClassifier(SavedEstimator):
-    """Clause → one of the ten topics; character n-gram TF-IDF and logistic regression.
+    """Clause → one of the ten topics: logistic regression over character n-gram TF-IDF, mixed with
+    a second one over the clause's e5 passage vector when vectors are given.
+
+    The vectors are the ones search stores (:func:`passage_text`), so ingest pays for them once.
+    Without vectors (``jingyan extract`` with no model built) the n-gram model answers alone.
 
     Usage::
 
-        clf = TopicClassifier().fit(texts, labels)
+        clf = TopicClassifier().fit(texts, labels, vectors)   # vectors optional
         clf.predict(["推行“五微”学习法"])  # ['思想建设']
+        clf.predict_proba(texts, vectors)
         clf.save(path); TopicClassifier.load(path)
     """
 
-    def __init__(self, ngram_range: tuple[int, int] = (2, 4), C: float = 8.0, max_iter: int = 2000) -> None:
+    def __init__(
+        self,
+        ngram_range: tuple[int, int] = (2, 4),
+        C: float = 8.0,
+        max_iter: int = 2000,
+        vector_weight: float = 0.5,
+        vector_C: float = 16.0,
+    ) -> None:
         self.ngram_range = ngram_range
         self.C = C
         self.max_iter = max_iter
+        self.vector_weight = vector_weight
+        self.vector_C = vector_C
         self.pipeline: Any = None
+        self.vector_model: Any = None
 
-    def fit(self, texts: list[str], labels: list[str]) -> TopicClassifier:
-        """Train on labelled clauses."""
+    def fit(self, texts: list[str], labels: list[str], vectors: np.ndarray | None = None) -> TopicClassifier:
+        """Train on labelled clauses (and their passage vectors, one row per clause, when given)."""
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import Pipeline
@@ -43,20 +58,35 @@ class TopicClassifier(SavedEstimator):
             ]
         )
         self.pipeline.fit(texts, labels)
+        self.vector_model = None
+        if vectors is not None:
+            self.vector_model = LogisticRegression(C=self.vector_C, max_iter=self.max_iter, class_weight="balanced")
+            self.vector_model.fit(np.asarray(vectors, dtype=np.float32), labels)
         return self
+
+    @property
+    def uses_vectors(self) -> bool:
+        """Whether passage vectors change the answer (the model was trained with them)."""
+        # getattr: a model saved before vectors existed has no such attribute
+        return getattr(self, "vector_model", None) is not None and self.vector_weight > 0
 
     @property
     def classes(self) -> list[str]:
         """Topic labels in the column order of :meth:`predict_proba`."""
         return [str(c) for c in self.pipeline.classes_]
 
-    def predict_proba(self, texts: list[str]) -> np.ndarray:
-        """Probabilities, one row per text, columns in :attr:`classes` order."""
-        return self.pipeline.predict_proba(texts)
+    def predict_proba(self, texts: list[str], vectors: np.ndarray | None = None) -> np.ndarray:
+        """Probabilities, one row per text, columns in :attr:`classes` order; ``vectors`` (one row per
+        text) mix in the vector model."""
+        probs = self.pipeline.predict_proba(texts)
+        if vectors is None or not self.uses_vectors:
+            return probs
+        w = self.vector_weight
+        return (1 - w) * probs + w * self.vector_model.predict_proba(np.asarray(vectors, dtype=np.float32))
 
-    def predict(self, texts: list[str]) -> list[str]:
+    def predict(self, texts: list[str], vectors: np.ndarray | None = None) -> list[str]:
         """The most likely topic per text."""
-        return [str(t) for t in self.pipeline.predict(texts)]
+        return [self.classes[i] for i in self.predict_proba(texts, vectors).argmax(axis=1)]
 
 
 def load_training_data(directory: Path | None = None) -> tuple[list[str], list[str]]:
@@ -76,12 +106,15 @@ def load_training_data(directory: Path | None = None) -> tuple[list[str], list[s
     return texts, labels
 
 
-def gold_clauses(splits: tuple[str, ...] = ("train",)) -> tuple[list[str], list[str]]:
-    """The sentence around each gold item of the labelled ``splits``, with the item's first topic."""
+def gold_clauses(splits: tuple[str, ...] = ("train",)) -> tuple[list[str], list[str], list[str]]:
+    """The sentence around each gold item of the labelled ``splits``, with the item's first topic and
+    the passage an encoder would embed for it (:func:`passage_text` with the item's units)."""
+    from service.mining.cues import find_name
     from service.mining.evaluate import load_labelled
 
     texts: list[str] = []
     labels: list[str] = []
+    passages: list[str] = []
     for doc in load_labelled(splits=splits):
         text = doc.path.read_text(encoding="utf-8")
         for item in doc.items:
@@ -90,20 +123,40 @@ def gold_clauses(splits: tuple[str, ...] = ("train",)) -> tuple[list[str], list[
                 continue  # a key that differs from the text only in spacing or quote form
             a = max(text.rfind(c, 0, k) for c in "。；！？\n") + 1
             ends = [e for e in (text.find(c, k + len(item["key"])) for c in "。；！？\n") if e >= 0]
-            texts.append(text[a : min(ends) if ends else len(text)])
+            clause = text[a : min(ends) if ends else len(text)]
+            texts.append(clause)
             labels.append(item["topics"][0])
-    return texts, labels
+            passages.append(passage_text(find_name(clause)[0], list(item.get("orgs") or []), clause))
+    return texts, labels, passages
 
 
-def train(path: Path | None = None) -> TopicClassifier:
+def train(path: Path | None = None, encoder: Any = None) -> TopicClassifier:
     """Train on corpus/topics plus the train split's gold clauses and save to ``path``
-    (default models/build/topic-classifier.joblib)."""
+    (default models/build/topic-classifier.joblib).
+
+    ``encoder`` (default: the built e5 encoder, if there is one) embeds the training passages for the
+    vector model; with no model built the n-gram model is trained alone.
+    """
     texts, labels = load_training_data()
-    gold_texts, gold_labels = gold_clauses()
-    texts, labels = texts + gold_texts, labels + gold_labels
-    clf = TopicClassifier().fit(texts, labels)
+    gold_texts, gold_labels, gold_passages = gold_clauses()
+    if encoder is None:
+        encoder = _built_encoder()
+    vectors = None
+    if encoder is not None:
+        vectors = encoder.encode(texts + gold_passages, query=False)
+    clf = TopicClassifier().fit(texts + gold_texts, labels + gold_labels, vectors)
     clf.save(path or resources.TOPIC_MODEL_PATH)
     return clf
+
+
+def _built_encoder() -> Any:
+    """The service's encoder, or None when its model has not been built yet."""
+    from service.mining.embed import ModelNotBuiltError, load_encoder
+
+    try:
+        return load_encoder()
+    except ModelNotBuiltError:
+        return None
 
 
 _model: TopicClassifier | None = None
@@ -154,12 +207,15 @@ class TopicAssigner:
             for t in tax
         ]
 
-    def scores(self, texts: list[str], headings: list[str], title: str = "") -> np.ndarray:
+    def scores(
+        self, texts: list[str], headings: list[str], title: str = "", vectors: np.ndarray | None = None
+    ) -> np.ndarray:
         """Topic scores for many clauses at once (one classifier call for clauses, one for headings).
 
         A short report's ``title`` usually names its one theme; it counts with ``title_weight``.
+        ``vectors`` are the clauses' passage vectors (see :class:`TopicClassifier`).
         """
-        probs = self.classifier.predict_proba(texts)
+        probs = self.classifier.predict_proba(texts, vectors)
         if self.clause_cue_bonus:
             for i, text in enumerate(texts):
                 for col, cues in self.clause_cues:

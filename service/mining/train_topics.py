@@ -18,9 +18,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     texts, _ = load_training_data()
-    gold, _ = gold_clauses()
-    train(args.out)
-    print(f"主题分类器已训练：{len(texts)} 条手写样本 + {len(gold)} 条 train 标注句，{time.perf_counter() - t0:.1f} 秒，保存到 {args.out}")
+    gold, _, _ = gold_clauses()
+    clf = train(args.out)
+    how = "文字模型 + 向量模型" if clf.uses_vectors else "只有文字模型（编码器尚未构建）"
+    print(f"主题分类器已训练（{how}）：{len(texts)} 条手写样本 + {len(gold)} 条 train 标注句，"
+          f"{time.perf_counter() - t0:.1f} 秒，保存到 {args.out}")
     return 0
 
 

@@ -21,8 +21,17 @@ def seed_document() -> Document:
 
 
 @pytest.fixture(scope="session")
-def seed_practices(seed_document: Document) -> list[Practice]:
-    return extract(seed_document)
+def encoder():  # noqa: ANN201 - OnnxEmbedder
+    """The service's default encoder (int8 ONNX), as ingest passes it to the extractor."""
+    from service.mining.embed import load_encoder
+
+    return load_encoder()
+
+
+@pytest.fixture(scope="session")
+def seed_practices(seed_document: Document, encoder) -> list[Practice]:  # noqa: ANN001
+    """The seed's practices as ingest extracts them: topics read the passage vectors too."""
+    return extract(seed_document, encoder)
 
 
 def practice_with(practices: list[Practice], phrase: str) -> Practice:

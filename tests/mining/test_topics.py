@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from service.mining import TOPICS
 from service.mining.topics import TopicAssigner, TopicClassifier, load_training_data
 from service.mining.train_topics import main as train_main
@@ -28,7 +30,37 @@ def test_train_command_writes_the_model_file(tmp_path, capsys):
     out = tmp_path / "build" / "topic-classifier.joblib"
     assert train_main(["--out", str(out)]) == 0
     assert out.exists()
-    assert "主题分类器已训练" in capsys.readouterr().out
+    assert "主题分类器已训练（文字模型 + 向量模型）" in capsys.readouterr().out
+    assert TopicClassifier.load(out).uses_vectors
+
+
+def test_passage_vectors_mix_into_the_topic_and_text_alone_still_answers(encoder):
+    texts, labels = load_training_data()
+    vectors = encoder.encode(texts, query=False)
+    text_only = TopicClassifier().fit(texts, labels)
+    mixed = TopicClassifier().fit(texts, labels, vectors)
+    assert mixed.uses_vectors and not text_only.uses_vectors
+    probe = ["组织党员到革命纪念馆开展现场教学", "建立廉政风险防控台账", "开展“书香机关”读书活动"]
+    probe_vectors = encoder.encode(probe, query=False)
+    # without vectors the mixed model answers exactly as the text model
+    np.testing.assert_allclose(mixed.predict_proba(probe), text_only.predict_proba(probe))
+    both = mixed.predict_proba(probe, probe_vectors)
+    np.testing.assert_allclose(both.sum(axis=1), 1.0)
+    assert not np.allclose(both, text_only.predict_proba(probe))
+
+
+def test_extractor_embeds_each_practice_once_as_search_would(seed_document, encoder):
+    """Ingest stores the extractor's vectors for search, so they must be the vectors of search's passages."""
+    from service.library.ingest import indexed_practice
+    from service.library.search import embedding_text
+    from service.mining import extract
+
+    practices = extract(seed_document, encoder)
+    assert practices and all(p.vector is not None for p in practices)
+    passages = [embedding_text(indexed_practice(p, 0, seed_document, None)) for p in practices]
+    np.testing.assert_allclose(np.stack([p.vector for p in practices]), encoder.encode(passages), atol=1e-4)
+    assert all(p.vector is None for p in extract(seed_document))  # no encoder, no vectors
+    assert "vector" not in practices[0].to_dict()
 
 
 def test_section_heading_steers_an_ambiguous_clause():
