@@ -161,7 +161,8 @@ class RankerWeights:
     # nearest of the library, within ``floor_margin`` of the best and above ``floor_cosine``.
     # Calibrated on the dev queries (``jingyan eval-search --mode practices --floor``).
     floor: bool = True
-    floor_coverage: float = 0.6
+    floor_coverage: float = 0.7
+    floor_context: float = 0.5  # what a query word found only in the hit's context (title, headings) counts
     floor_margin: float = 0.03
     floor_cosine: float = 0.84
     floor_vector_max: int = 20
@@ -345,20 +346,30 @@ class PracticeIndex:
             for t, more in self.synonyms.expansions.items()
             if t in plan.query
         ] if self.weights.expand else []
-        for pid, body in conn.execute(
-            "SELECT rowid, body || ' ' || context FROM practice_words WHERE rowid IN (SELECT value FROM json_each(?))",
+        ctx_weight = self.weights.floor_context
+        for pid, body, context in conn.execute(
+            "SELECT rowid, body, context FROM practice_words WHERE rowid IN (SELECT value FROM json_each(?))",
             (json.dumps(rest),),
         ):
-            tokens = set(body.split())
-            # a query word inside a longer indexed word counts (报到 in 吹哨报到), whatever pieces the
-            # segmenter emitted for that word when the practice was indexed
-            have = {t for t in idf if t in body}
+            own = self._covered(idf, triggers, body)
+            around = self._covered(idf, triggers, f"{body} {context}") - own if ctx_weight else set()
+            mass = sum(idf[t] for t in own) + ctx_weight * sum(idf[t] for t in around)
+            if mass / total >= self.weights.floor_coverage:
+                keep.add(pid)
+        return keep
+
+    @staticmethod
+    def _covered(idf: dict[str, float], triggers: list[tuple[set[str], set[str]]], text: str) -> set[str]:
+        """The query words ``text`` holds; a synonym in it stands for its trigger's words."""
+        # a query word inside a longer indexed word counts (报到 in 吹哨报到), whatever pieces the
+        # segmenter emitted for that word when the practice was indexed
+        have = {t for t in idf if t in text}
+        if triggers:
+            tokens = set(text.split())
             for words, more in triggers:
                 if not more.isdisjoint(tokens):
                     have |= words
-            if sum(v for t, v in idf.items() if t in have) / total >= self.weights.floor_coverage:
-                keep.add(pid)
-        return keep
+        return have & idf.keys()
 
     def _stats(self, conn: sqlite3.Connection, table: str, terms: list[str], n: int) -> _TermStats:
         """Document frequencies of ``terms``, memoised until the index changes.

@@ -80,15 +80,15 @@ def _print_floor(conn, embedder, queries) -> None:  # noqa: ANN001
 
     default = RankerWeights()
     print("相关度下限：每次检索返回条数 / 相关做法保留比例（按划分）")
+    keys = ("floor_margin", "floor_cosine", "floor_vector_max", "floor_coverage", "floor_context")
     for row in evaluate_floor(conn, embedder, queries):
-        st = row["setting"]
+        st = {k: getattr(default, k) for k in keys} | row["setting"]
         name = ("不设下限" if st.get("floor") is False else
-                f"余量 {st['floor_margin']:.2f} 余弦 {st['floor_cosine']:.2f} 向量至多 {st['floor_vector_max']}")
-        is_default = st.get("floor") is not False and (
-            st["floor_margin"], st["floor_cosine"], st["floor_vector_max"]) == (
-            default.floor_margin, default.floor_cosine, default.floor_vector_max)
+                f"余量 {st['floor_margin']:.2f} 余弦 {st['floor_cosine']:.2f} 向量至多 {st['floor_vector_max']}"
+                f" 覆盖 {st['floor_coverage']:.1f} 上下文 {st['floor_context']:.1f}")
+        is_default = st.get("floor") is not False and all(st[k] == getattr(default, k) for k in keys)
         cells = "  ".join(f"{k} {v['results']:6.1f} 条 保留 {v['kept']:.3f}" for k, v in row.items() if k != "setting")
-        print(f"  {name:<28}{cells}{'  ←默认' if is_default else ''}")
+        print(f"  {name:<42}{cells}{'  ←默认' if is_default else ''}")
 
 
 def _print_grouping(conn, db: Path) -> None:

@@ -396,6 +396,7 @@ FLOOR_GRID = [
     {"floor": False},
     *({"floor_margin": m, "floor_cosine": a, "floor_vector_max": k}
       for m in (0.02, 0.03, 0.04) for a in (0.84, 0.86) for k in (10, 20, 40)),
+    *({"floor_coverage": c, "floor_context": x} for c in (0.6, 0.7, 0.8) for x in (1.0, 0.5, 0.0)),
 ]
 
 
