@@ -14,7 +14,9 @@ from tests.digest.test_runner import store, subscribe
 
 
 def jingyan(data_dir, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "JINGYAN_BASE_URL": "http://jingyan.test"}
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "JINGYAN_BASE_URL": "http://jingyan.test",
+           # The test webhook receiver listens on loopback.
+           "JINGYAN_WEBHOOK_ALLOW_PRIVATE": "1"}
     return subprocess.run(
         [sys.executable, "-m", "service.cli", "digest", "run", "--data", str(data_dir), *args],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
