@@ -130,11 +130,11 @@ def _safe_next(target: str | None) -> str:
 
 
 def _login_page(request: Request, next_url: str, error: str | None = None, status: int = 200,
-                name: str = "") -> HTMLResponse:
+                username: str = "") -> HTMLResponse:
     from service.web.routes import render
 
     conn = request.app.state.library.db.conn()
-    return render(request, "login.html", status, title="登录", next_url=next_url, error=error, name=name,
+    return render(request, "login.html", status, title="登录", next_url=next_url, error=error, username=username,
                   no_users=accounts.count_users(conn) == 0)
 
 
@@ -153,7 +153,7 @@ async def login_submit(request: Request) -> Response:
     next_url = _safe_next(str(form.get("next") or "/"))
     user, error = await run_in_threadpool(_sign_in, request, name, password)
     if user is None:
-        return _login_page(request, next_url, error, 429 if error == LOCKED else 401, name=name)
+        return _login_page(request, next_url, error, 429 if error == LOCKED else 401, username=name)
     response = RedirectResponse(next_url, status_code=303)
     _set_session(request, response, user)
     return response
