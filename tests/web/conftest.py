@@ -72,12 +72,13 @@ def log_in(page: Page, base_url: str = "", user: str = USER, password: str = PAS
     expect(page.locator("#account-name")).to_contain_text(user)
 
 
-def api_client(base_url: str) -> httpx.Client:
+@contextmanager
+def api_client(base_url: str) -> Iterator[httpx.Client]:
     """An HTTP client signed in through ``POST /api/auth/login``."""
-    client = httpx.Client(base_url=base_url, timeout=60)
-    answer = client.post("/api/auth/login", json={"username": USER, "password": PASSWORD})
-    assert answer.status_code == 200, answer.text
-    return client
+    with httpx.Client(base_url=base_url, timeout=60) as client:
+        answer = client.post("/api/auth/login", json={"username": USER, "password": PASSWORD})
+        assert answer.status_code == 200, answer.text
+        yield client
 
 
 @contextmanager
