@@ -23,12 +23,12 @@ def is_loopback(host: str) -> bool:
 
 def refuse_default_secret(settings: Settings) -> str | None:
     """Why the service must not start: reachable from the network while signing with the known default key."""
-    if settings.secret_key != DEFAULT_SECRET_KEY or is_loopback(settings.host):
+    if settings.secret_key.strip() not in ("", DEFAULT_SECRET_KEY) or is_loopback(settings.host):
         return None
     if os.environ.get("JINGYAN_ALLOW_DEFAULT_SECRET", "") in ("1", "true", "yes"):
         return None
     return (
-        f"拒绝启动：服务将监听 {settings.host}（其他计算机可以访问），但 JINGYAN_SECRET_KEY 仍是公开的默认值。"
+        f"拒绝启动：服务将监听 {settings.host}（其他计算机可以访问），但 JINGYAN_SECRET_KEY 为空或仍是公开的默认值。"
         "该密钥用于签名会话表单校验码和退订、确认链接，使用默认值时任何人都能伪造这些链接。\n"
         "请设置随机密钥后再启动，例如：\n"
         "    export JINGYAN_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')\n"
