@@ -15,15 +15,14 @@ from service.api.bounds import OptionalId, RowId
 from service.api.deps import ConnDep, LibraryDep
 from service.auth.accounts import User
 from service.auth.guard import ADMIN, STAFF, current_user, record
+from service.digest import enrol
 from service.digest import schema as digest_schema
 from service.digest import subscriptions as subs
-from service.digest.deliver import DeliveryError, build_confirmation, send_email
 from service.digest.runner import DigestRunner, list_digests
 from service.digest.scheduler import DigestScheduler, next_slot, scheduler_enabled
 from service.digest.select import lexical_search
 from service.digest.subscriptions import MAX_EMAIL_CHARS
-from service.digest.targets import TargetRefused, resolve
-from service.digest.tokens import confirm_url, token_matches, token_subscription_id, unsubscribe_url
+from service.digest.tokens import token_matches, token_subscription_id, unsubscribe_url
 from service.library.db import connect
 from service.library.library import Library, database_path
 from service.library.store import transaction
@@ -110,74 +109,11 @@ def _view(request: Request, sub: subs.Subscription) -> dict[str, Any]:
 def _get(conn, subscription_id: int, user: User | None = None) -> subs.Subscription:
     """The subscription, when ``user`` (if given) owns it or is an administrator (403 otherwise)."""
     try:
-        sub = subs.get(conn, subscription_id)
+        return enrol.owned(conn, subscription_id, user) if user is not None else subs.get(conn, subscription_id)
     except subs.SubscriptionNotFound as exc:
         raise HTTPException(404, "未找到该订阅，可能已被删除") from exc
-    if user is not None and not user.can("admin") and sub.owner_id != user.id:
-        raise HTTPException(403, "这不是您的订阅，只有订阅本人和管理员可以查看或修改")
-    return sub
-
-
-def check_webhook(settings, payload: Any) -> None:
-    """Refuse a webhook URL whose host is (or resolves to) a loopback, private or reserved address."""
-    url = payload.get("webhook_url") if isinstance(payload, dict) else None
-    if isinstance(url, str) and url.strip():
-        try:
-            resolve(url.strip(), settings.webhook_allow_private, must_resolve=False)
-        except TargetRefused as exc:
-            raise subs.SubscriptionError(str(exc), "webhook_url") from exc
-
-
-def needs_confirmation(user: User | None, email: str | None) -> bool:
-    """A subscription for an address that is not the user's own waits for its recipient to agree."""
-    if not email or user is None:
-        return False
-    return (user.email or "").strip().lower() != email.strip().lower()
-
-
-def send_confirmation(settings, sub: subs.Subscription, user: User) -> str | None:
-    """Mail the recipient a confirmation link; returns the Chinese reason when the mail could not go out."""
-    link = confirm_url(settings.base_url, sub.id, sub.unsubscribe_secret, settings.secret_key)
-    try:
-        send_email(settings, build_confirmation(settings, sub.email or "", sub.describe(), user.name, link))
-    except DeliveryError as exc:
-        return str(exc)
-    return None
-
-
-def create_for(request: Request, conn, payload: Any, user: User) -> tuple[subs.Subscription, str | None]:
-    """Create ``user``'s subscription (double opt-in for another's address); (subscription, mail problem)."""
-    settings = _runner(request).settings
-    check_webhook(settings, payload)
-    email = payload.get("email") if isinstance(payload, dict) else None
-    pending = needs_confirmation(user, email if isinstance(email, str) else None)
-    with transaction(conn):
-        sub = subs.create(conn, payload, _runner(request).clock.now(), owner_id=user.id, confirmed=not pending)
-    problem = send_confirmation(settings, sub, user) if pending else None
-    record(request, "subscription", sub.id, f"创建：{sub.recipient}；{sub.describe()}"
-           + ("；待收件人确认" if pending else ""))
-    return sub, problem
-
-
-def update_for(request: Request, conn, subscription_id: int, payload: Any, user: User) -> subs.Subscription:
-    """Apply ``user``'s change; a new address not the user's own must be confirmed again."""
-    settings = _runner(request).settings
-    check_webhook(settings, payload)
-    now = _runner(request).clock.now()
-    email = payload.get("email") if isinstance(payload, dict) else None
-    with transaction(conn):
-        current = _get(conn, subscription_id, user)
-        sub = subs.update(conn, subscription_id, payload, now)
-        readdressed = isinstance(email, str) and email.strip() and email.strip() != (current.email or "")
-        pending = bool(readdressed) and needs_confirmation(user, sub.email)
-        if pending:
-            conn.execute("UPDATE subscriptions SET confirmed = 0, active = 0 WHERE id = ?", (sub.id,))
-            sub = subs.get(conn, sub.id)
-    if pending:
-        send_confirmation(settings, sub, user)
-    record(request, "subscription", sub.id, "修改：" + ", ".join(sorted(payload)) if isinstance(payload, dict)
-           else "修改")
-    return sub
+    except enrol.NotOwner as exc:
+        raise HTTPException(403, "这不是您的订阅，只有订阅本人和管理员可以查看或修改") from exc
 
 
 # ---------------------------------------------------------------- subscriptions
@@ -192,7 +128,10 @@ async def create_subscription(request: Request, library: LibraryDep) -> Any:
         user = current_user(request)
 
         def work() -> dict[str, Any]:
-            sub, problem = create_for(request, library.db.conn(), payload, user)  # type: ignore[arg-type]
+            runner = _runner(request)
+            sub, problem = enrol.subscribe(library.db.conn(), runner.settings, runner.clock.now(), payload, user)  # type: ignore[arg-type]
+            record(request, "subscription", sub.id, f"创建：{sub.recipient}；{sub.describe()}"
+                   + ("" if sub.confirmed else "；待收件人确认"))
             data = _view(request, sub)
             if not sub.confirmed:
                 data["notice"] = (f"确认邮件已发送至 {sub.email}，收件人确认后开始发送摘要"
@@ -228,7 +167,12 @@ async def update_subscription(subscription_id: RowId, request: Request, library:
         user = current_user(request)
 
         def work() -> dict[str, Any]:
-            sub = update_for(request, library.db.conn(), subscription_id, payload, user)  # type: ignore[arg-type]
+            runner = _runner(request)
+            conn = library.db.conn()
+            _get(conn, subscription_id, user)
+            sub = enrol.change(conn, runner.settings, runner.clock.now(), subscription_id, payload, user)  # type: ignore[arg-type]
+            fields = ", ".join(sorted(payload)) if isinstance(payload, dict) else ""
+            record(request, "subscription", sub.id, f"修改：{fields}")
             return _view(request, sub)
 
         return await run_in_threadpool(work)

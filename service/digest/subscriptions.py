@@ -371,6 +371,12 @@ def confirm(conn: sqlite3.Connection, subscription_id: int, now: datetime) -> Su
     return get(conn, subscription_id)
 
 
+def await_confirmation(conn: sqlite3.Connection, subscription_id: int) -> Subscription:
+    """Hold a subscription, inactive, until its (new) recipient confirms it."""
+    conn.execute("UPDATE subscriptions SET confirmed = 0, active = 0 WHERE id = ?", (subscription_id,))
+    return get(conn, subscription_id)
+
+
 def deactivate(conn: sqlite3.Connection, subscription_id: int, now: datetime) -> Subscription:
     """Unsubscribe: stop sending but keep the record and its history."""
     conn.execute(

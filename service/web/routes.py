@@ -37,6 +37,7 @@ from service.api.bounds import (
 )
 from service.auth.accounts import ROLE_LABELS
 from service.auth.guard import CLERK, CSRF, STAFF, Forbidden, csrf_token, current_user, record
+from service.digest import enrol
 from service.digest import subscriptions as subs
 from service.digest.runner import DigestRunner
 from service.intake.document import DOCUMENT_KINDS
@@ -650,8 +651,6 @@ def subscriptions_page(request: Request, email: str | None = None, done: str | N
 @router.post("/subscriptions", response_class=HTMLResponse, dependencies=[CSRF])
 async def create_subscription(request: Request) -> Response:
     """Create a subscription from the form, validated by the digest stage's own rules."""
-    from service.api.routes_digest import create_for
-
     form = await request.form()
     payload: dict[str, Any] = {
         "email": str(form.get("email") or "").strip(),
@@ -667,10 +666,13 @@ async def create_subscription(request: Request) -> Response:
 
     def work() -> Response:
         conn = _library(request).db.conn()
+        runner = _runner(request)
         try:
-            sub, problem = create_for(request, conn, payload, user)  # type: ignore[arg-type]
+            sub, problem = enrol.subscribe(conn, runner.settings, runner.clock.now(), payload, user)  # type: ignore[arg-type]
         except subs.SubscriptionError as exc:
             return _subscriptions_page(request, None, error=exc.message, form=payload)
+        record(request, "subscription", sub.id, f"创建：{sub.recipient}；{sub.describe()}"
+               + ("" if sub.confirmed else "；待收件人确认"))
         done = "created" if sub.confirmed else ("pending" if problem is None else "mail-failed")
         return RedirectResponse(_url("/subscriptions", {"done": done}), status_code=303)
 
@@ -679,11 +681,10 @@ async def create_subscription(request: Request) -> Response:
 
 def _own_subscription(request: Request, subscription_id: int) -> subs.Subscription:
     """The subscription when it is the user's own or the user is an administrator."""
-    sub = subs.get(_library(request).db.conn(), subscription_id)
-    user = current_user(request)
-    if not user.can("admin") and sub.owner_id != user.id:  # type: ignore[union-attr]
-        raise Forbidden()
-    return sub
+    try:
+        return enrol.owned(_library(request).db.conn(), subscription_id, current_user(request))  # type: ignore[arg-type]
+    except enrol.NotOwner as exc:
+        raise Forbidden() from exc
 
 
 @router.post("/subscriptions/{subscription_id}/{action}", response_class=HTMLResponse, dependencies=[CSRF])
