@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.fixtures import SEED, store_long_report
+from bench.fixtures import SEED, bench_headers, store_long_report
 from service.config import Settings
 
 
@@ -43,7 +43,8 @@ def main() -> None:
         settings = Settings(data_dir=Path(tmp) / "data", load_sample_corpus=False, model_dir=Path(tmp) / "none",
                             digest_scheduler=False)
         document_id, ids = build(settings, args.chars)
-        with TestClient(create_app(settings)) as client:
+        app = create_app(settings)
+        with TestClient(app, headers=bench_headers(settings.data_dir)) as client:
             first = client.get(f"/documents/{document_id}").text
             found = re.search(r"分 (\d+) 页显示", first)
             pages = int(found.group(1)) if found else 1

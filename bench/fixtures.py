@@ -173,3 +173,32 @@ def store_long_report(settings: Settings, copies: int, limit: int | None = None)
         ids = store.insert_practices(conn, document_id, practices)
     library.close()
     return document_id, ids, len(doc.text)
+
+
+def bench_token(data_dir: Path | str) -> str:
+    """An API token of a ``bench`` clerk account in ``data_dir``, made the way ``jingyan tokens create`` does.
+
+    The HTTP benches send it as ``Authorization: Bearer …``: every route but the health check needs a login.
+    """
+    import secrets
+
+    from service.auth import accounts
+    from service.auth import schema as auth_schema
+    from service.library.db import connect
+    from service.library.library import database_path
+
+    settings = Settings(data_dir=Path(data_dir))
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    conn = connect(database_path(settings))
+    try:
+        auth_schema.migrate(conn)
+        if accounts.find_user(conn, "bench") is None:
+            accounts.add_user(conn, "bench", "clerk", secrets.token_urlsafe(16))
+        return accounts.create_token(conn, "bench")
+    finally:
+        conn.close()
+
+
+def bench_headers(data_dir: Path | str) -> dict[str, str]:
+    """``{"Authorization": "Bearer …"}`` for :func:`bench_token`."""
+    return {"Authorization": f"Bearer {bench_token(data_dir)}"}

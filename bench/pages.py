@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
+from bench.fixtures import bench_headers
 from service.config import REPO_ROOT, Settings
 
 SAMPLES = REPO_ROOT / "corpus" / "samples"
@@ -110,7 +111,7 @@ def measure(settings: Settings, use_model: bool, rounds: int) -> tuple[list[floa
     app = create_app(settings, embedder=load_embedder(settings) if use_model else None)
     cold: list[float] = []
     warm: list[float] = []
-    with TestClient(app) as client:
+    with TestClient(app, headers=bench_headers(settings.data_dir)) as client:
         client.get("/search", params={"q": "党建"})  # warm-up: jieba, synonym table, vector matrix
         cold_done: dict[str, bool] = {}
         for _ in range(rounds):

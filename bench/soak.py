@@ -32,6 +32,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.fixtures import bench_headers
 from bench.search import vary
 from service.config import REPO_ROOT
 from service.mining.practice import TOPICS
@@ -116,7 +117,7 @@ def start_service(data: Path, port: int) -> tuple[subprocess.Popen, httpx.Client
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
+    http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60, headers=bench_headers(data))
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -190,7 +191,9 @@ class MemoryWatch:
         self._thread.join()
 
 
-def search_load(base_url: str, rate: float, seconds: float, timeout_s: float) -> tuple[list[float], list[str]]:
+def search_load(
+    base_url: str, rate: float, seconds: float, timeout_s: float, headers: dict[str, str]
+) -> tuple[list[float], list[str]]:
     """Searches at ``rate`` per second on a fixed schedule (a slow answer does not slow the sender)."""
     latencies: list[float] = []
     errors: list[str] = []
@@ -199,7 +202,7 @@ def search_load(base_url: str, rate: float, seconds: float, timeout_s: float) ->
     def one(n: int) -> None:
         client = getattr(local, "client", None)
         if client is None:
-            client = local.client = httpx.Client(base_url=base_url, timeout=timeout_s)
+            client = local.client = httpx.Client(base_url=base_url, timeout=timeout_s, headers=headers)
         params = {"q": QUERIES[n % len(QUERIES)]}
         if n % 3 == 0:
             params["topic"] = TOPICS[(n // 3) % len(TOPICS)]
@@ -280,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
             uploader = threading.Thread(target=upload, args=(http, load, 1))
             t0 = time.perf_counter()
             uploader.start()
-            latencies, errors = search_load(str(http.base_url), args.rate, args.seconds, args.timeout)
+            latencies, errors = search_load(str(http.base_url), args.rate, args.seconds, args.timeout,
+                                            {"Authorization": http.headers["Authorization"]})
             uploader.join()
             counts = wait_idle(http, 3600)
             drained = time.perf_counter() - t0

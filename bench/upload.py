@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from bench.fixtures import bench_headers
 from service.config import REPO_ROOT
 
 SAMPLES = REPO_ROOT / "corpus" / "samples"
@@ -51,20 +52,21 @@ def wait_healthy(base: str, proc: subprocess.Popen, timeout_s: float = 300) -> N
     raise RuntimeError("服务在限定时间内未就绪")
 
 
-def upload_until_done(base: str, path: Path, copy: int) -> tuple[float, str]:
+def upload_until_done(base: str, path: Path, copy: int, headers: dict[str, str]) -> tuple[float, str]:
     data = path.read_bytes() + f"\n%copy {copy}\n".encode()
     start = time.perf_counter()
     job = httpx.post(base + "/api/documents", files={"files": (path.name, data, "application/pdf")},
-                     timeout=60).json()["jobs"][0]
+                     headers=headers, timeout=60).json()["jobs"][0]
     while job["status"] not in ("done", "failed"):
         time.sleep(0.01)
-        job = httpx.get(base + f"/api/jobs/{job['id']}", timeout=10).json()
+        job = httpx.get(base + f"/api/jobs/{job['id']}", headers=headers, timeout=10).json()
     return time.perf_counter() - start, job["status"]
 
 
 def run(encoder: str, files: list[Path], queries: int) -> dict[str, float]:
     data_dir = Path(tempfile.mkdtemp(prefix=f"jingyan-upload-{encoder}-"))
     port = free_port()
+    headers = bench_headers(data_dir)
     env = {**os.environ, "JINGYAN_ENCODER": encoder, "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--data", str(data_dir),
@@ -76,14 +78,14 @@ def run(encoder: str, files: list[Path], queries: int) -> dict[str, float]:
         wait_healthy(base, proc)
         times = []
         for copy, path in enumerate(files):
-            seconds, status = upload_until_done(base, path, copy)
+            seconds, status = upload_until_done(base, path, copy, headers)
             times.append(seconds)
             if status != "done":
                 print(f"  {path.name}: {status}")
         latencies = []
         for i in range(queries):
             start = time.perf_counter()
-            httpx.get(base + "/api/search", params={"q": f"党员志愿服务第{i + 1}次活动"}, timeout=30)
+            httpx.get(base + "/api/search", params={"q": f"党员志愿服务第{i + 1}次活动"}, headers=headers, timeout=30)
             latencies.append((time.perf_counter() - start) * 1000)
         status = Path(f"/proc/{proc.pid}/status").read_text()
         hwm = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM"))

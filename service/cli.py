@@ -6,13 +6,14 @@ import argparse
 import sys
 
 from service.api import commands as api_commands
+from service.auth import commands as auth_commands
 from service.digest import commands as digest_commands
 from service.intake import commands as intake_commands
 from service.library import commands as library_commands
 from service.library import search_commands
 from service.mining import commands as mining_commands
 
-STAGES = (intake_commands, mining_commands, library_commands, search_commands, api_commands, digest_commands)
+STAGES = (intake_commands, mining_commands, library_commands, search_commands, api_commands, digest_commands, auth_commands)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,6 +10,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+DEFAULT_SECRET_KEY = "jingyan-dev-secret"
+
+
 def _env(name: str, default: str) -> str:
     return os.environ.get(f"JINGYAN_{name}", default)
 
@@ -39,7 +42,7 @@ class Settings:
     load_sample_corpus: bool = True
     # A folder watched for submissions (see service/library/inbox.py); None: no watched folder.
     inbox_dir: Path | None = None
-    secret_key: str = "jingyan-dev-secret"
+    secret_key: str = DEFAULT_SECRET_KEY
     # Ingestion: the worker runs in its own process under ``jingyan serve`` (a thread of the web
     # process otherwise, as in tests); files up to small_job_bytes also have a lane of their own.
     worker_process: bool = False
@@ -56,6 +59,8 @@ class Settings:
     # Digests: the zone send_at times are read in, and whether the in-process scheduler runs.
     digest_timezone: str = "Asia/Shanghai"
     digest_scheduler: bool = True
+    # Webhooks may reach loopback, private and link-local addresses only when this is set (intranet receivers).
+    webhook_allow_private: bool = False
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -90,6 +95,7 @@ class Settings:
             smtp_starttls=_env("SMTP_STARTTLS", "0") in ("1", "true", "yes"),
             digest_timezone=_env("DIGEST_TIMEZONE", d.digest_timezone),
             digest_scheduler=_env("DIGEST_SCHEDULER", "1") not in ("0", "false", "no", "off"),
+            webhook_allow_private=_env("WEBHOOK_ALLOW_PRIVATE", "0") in ("1", "true", "yes"),
         )
 
     def to_json(self) -> str:

@@ -8,14 +8,34 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio.to_thread
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from service import __version__
+from service.api import (
+    routes_auth,
+    routes_documents,
+    routes_groups,
+    routes_jobs,
+    routes_practices,
+    routes_search,
+)
 from service.api import routes_digest as digest_stage
-from service.api import routes_documents, routes_groups, routes_jobs, routes_practices, routes_search
 from service.api.bounds import JsonBodyGuard
+from service.auth import accounts
+from service.auth import schema as auth_schema
+from service.auth.guard import (
+    STAFF,
+    CsrfRefused,
+    Forbidden,
+    NotSignedIn,
+    csrf_refused,
+    forbidden,
+    not_signed_in,
+)
+from service.auth.requests import RequestGuard
 from service.config import Settings
 from service.library.inbox import Inbox
 from service.library.library import Library, load_embedder
@@ -35,6 +55,7 @@ def create_app(settings: Settings | None = None, embedder: Any | None = None) ->
     """
     settings = settings or Settings.from_env()
     library = Library(settings)
+    auth_schema.migrate(library.db.conn())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -53,6 +74,8 @@ def create_app(settings: Settings | None = None, embedder: Any | None = None) ->
             inbox.start()
             log.info("watching %s for submissions", settings.inbox_dir)
         digest_stage.start(app)
+        if accounts.count_users(library.db.conn()) == 0:
+            log.warning("%s", first_admin_hint(settings))
         try:
             yield
         finally:
@@ -61,11 +84,27 @@ def create_app(settings: Settings | None = None, embedder: Any | None = None) ->
                 inbox.stop()
             await run_in_threadpool(library.close)
 
-    app = FastAPI(title="经验库 Jingyan", version=__version__, lifespan=lifespan)
+    # The API description is for signed-in users only (routes below), like everything but the public routes.
+    app = FastAPI(title="经验库 Jingyan", version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(JsonBodyGuard)
+    app.add_middleware(RequestGuard, base_url=settings.base_url)  # outermost: refuses before anything is read
     app.state.settings = settings
     app.state.library = library
     mount_pages(app)  # staff pages and static files (service/web); registered first so they own "/"
+    app.add_exception_handler(NotSignedIn, not_signed_in)
+    app.add_exception_handler(Forbidden, forbidden)
+    app.add_exception_handler(CsrfRefused, csrf_refused)
+    app.include_router(routes_auth.router)
+    app.include_router(routes_auth.pages)
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[STAFF])
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=[STAFF])
+    def docs(request: Request) -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="经验库 API")
 
     @app.get("/api/health")
     def health() -> JSONResponse:
@@ -84,3 +123,13 @@ def create_app(settings: Settings | None = None, embedder: Any | None = None) ->
         app.include_router(module.router)
     digest_stage.install(app)  # digest stage: export, tags, subscriptions, scheduler
     return app
+
+
+def first_admin_hint(settings: Settings) -> str:
+    """What to do when there are no accounts yet (printed by ``jingyan serve``, logged on start)."""
+    data = f" --data {settings.data_dir}" if str(settings.data_dir) != "data" else ""
+    return (
+        "尚无任何账号，系统没有默认密码。请先创建第一个管理员，然后在浏览器中登录：\n"
+        f"    jingyan users add 管理员用户名 --role admin{data}\n"
+        "（密码从环境变量 JINGYAN_PASSWORD 读取，未设置时会提示输入）"
+    )

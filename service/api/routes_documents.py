@@ -5,22 +5,23 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, HTTPException, Query, Response, UploadFile
+from fastapi import APIRouter, File, HTTPException, Query, Request, Response, UploadFile
 
 from service.api.bounds import MAX_QUERY_CHARS, FilterText, Offset, RowId, Year
 from service.api.deps import ConnDep, LibraryDep
+from service.auth.guard import CLERK, STAFF, record
 from service.library import store
 from service.library.ingest import delete_document
 from service.library.uploads import Arrival, expand
 
-router = APIRouter(prefix="/api/documents", tags=["documents"])
+router = APIRouter(prefix="/api/documents", tags=["documents"], dependencies=[STAFF])
 
 # A long report can carry thousands of practices; they come a page at a time.
 PRACTICE_PAGE = 200
 
 
-@router.post("", status_code=202)
-def upload(files: Annotated[list[UploadFile], File()], library: LibraryDep) -> dict[str, Any]:
+@router.post("", status_code=202, dependencies=[CLERK])
+def upload(files: Annotated[list[UploadFile], File()], library: LibraryDep, request: Request) -> dict[str, Any]:
     """Accept one or many files or a .zip; each file gets a job.
 
     Files that can never be read (empty, too large, unsupported type) get a job that is
@@ -45,7 +46,10 @@ def upload(files: Annotated[list[UploadFile], File()], library: LibraryDep) -> d
             ]
         else:
             arrivals = expand(name, data, settings)
-        jobs.extend(library.queue.submit(a) for a in arrivals)
+        submitted = [library.queue.submit(a) for a in arrivals]
+        jobs.extend(submitted)
+        for job in submitted:
+            record(request, "upload", job.get("filename") or name, f"任务 {job.get('id')}：{job.get('status')}")
     return {"jobs": jobs}
 
 
@@ -99,9 +103,11 @@ def download_original(document_id: RowId, library: LibraryDep) -> Response:
     return Response(data, media_type=media, headers={"Content-Disposition": disposition})
 
 
-@router.delete("/{document_id}")
-def remove_document(document_id: RowId, library: LibraryDep) -> dict[str, Any]:
+@router.delete("/{document_id}", dependencies=[CLERK])
+def remove_document(document_id: RowId, library: LibraryDep, request: Request) -> dict[str, Any]:
     """Delete a document, its practices and their index entries."""
+    row = store.document_row(library.db.conn(), document_id)
     if not delete_document(library.db.conn(), library.index, library.grouper, library.blobs, document_id):
         raise HTTPException(404, "未找到该文档，可能已被删除")
+    record(request, "delete", f"document {document_id}", row["filename"] if row is not None else None)
     return {"deleted": document_id}

@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import date
 from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from service.api.bounds import MAX_INT, FilterText, OptionalId, QueryText, Year
 from service.api.deps import LibraryDep
+from service.auth.guard import STAFF, record
 from service.library import export
 from service.library.search import SearchFilters
 
-router = APIRouter(prefix="/api", tags=["export"])
+router = APIRouter(prefix="/api", tags=["export"], dependencies=[STAFF])
 
 MEDIA_TYPES = {
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
@@ -39,6 +40,7 @@ def _parse_ids(ids: str) -> list[int]:
 
 @router.get("/export")
 def export_practices(
+    request: Request,
     library: LibraryDep,
     format: str = Query("docx", description="docx | csv | json"),
     q: QueryText = "",
@@ -84,6 +86,8 @@ def export_practices(
     else:
         body = export.to_json(practices, title=title, on=today)
     filename = f"{title}_{today:%Y%m%d}.{fmt}"
+    query = ", ".join(f"{k}={v}" for k, v in request.query_params.items())
+    record(request, "export", fmt, f"{len(practices)} 条；{query}"[:500])
     return Response(
         content=body,
         media_type=MEDIA_TYPES[fmt],

@@ -8,9 +8,10 @@ from fastapi import APIRouter, HTTPException, Query
 
 from service.api.bounds import Offset, RowId
 from service.api.deps import LibraryDep
+from service.auth.guard import STAFF
 from service.library import store
 
-router = APIRouter(prefix="/api/groups", tags=["groups"])
+router = APIRouter(prefix="/api/groups", tags=["groups"], dependencies=[STAFF])
 
 
 @router.get("")

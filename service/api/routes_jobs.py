@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 
 from service.api.bounds import Offset
 from service.api.deps import LibraryDep
+from service.auth.guard import CLERK, STAFF, record
 
-router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+router = APIRouter(prefix="/api/jobs", tags=["jobs"], dependencies=[STAFF])
 
 
 @router.get("")
@@ -32,8 +33,8 @@ def read_job(job_id: str, library: LibraryDep) -> dict[str, Any]:
     return job
 
 
-@router.post("/{job_id}/retry", status_code=202)
-def retry_job(job_id: str, library: LibraryDep) -> dict[str, Any]:
+@router.post("/{job_id}/retry", status_code=202, dependencies=[CLERK])
+def retry_job(job_id: str, library: LibraryDep, request: Request) -> dict[str, Any]:
     """Process a failed job's kept original again."""
     job = library.queue.get(job_id)
     if job is None:
@@ -41,4 +42,5 @@ def retry_job(job_id: str, library: LibraryDep) -> dict[str, Any]:
     retried = library.queue.retry(job_id)
     if retried is None:
         raise HTTPException(409, "只有失败且原文件仍保存的任务可以重试，请重新上传该文件")
+    record(request, "retry", f"job {job_id}", job.get("filename"))
     return retried

@@ -8,10 +8,11 @@ from fastapi import APIRouter, HTTPException, Query
 
 from service.api.bounds import RowId
 from service.api.deps import LibraryDep
+from service.auth.guard import STAFF
 from service.library import store
 from service.library.results import hits_with_practices
 
-router = APIRouter(prefix="/api/practices", tags=["practices"])
+router = APIRouter(prefix="/api/practices", tags=["practices"], dependencies=[STAFF])
 
 
 @router.get("/{practice_id}")

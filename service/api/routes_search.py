@@ -8,10 +8,11 @@ from fastapi import APIRouter, Query
 
 from service.api.bounds import FilterText, Offset, QueryText, Year
 from service.api.deps import LibraryDep
+from service.auth.guard import STAFF
 from service.library.results import search_results
 from service.library.search import SearchFilters
 
-router = APIRouter(prefix="/api", tags=["search"])
+router = APIRouter(prefix="/api", tags=["search"], dependencies=[STAFF])
 
 
 @router.get("/search")

@@ -9,15 +9,16 @@ from __future__ import annotations
 import sqlite3
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException
+from fastapi import APIRouter, Body, HTTPException, Request
 
 from service.api.bounds import RowId
 from service.api.deps import ConnDep
+from service.auth.guard import CLERK, STAFF, record
 from service.digest.subscriptions import CONTROL_RE
 from service.library.store import transaction
 from service.mining.practice import TOPICS
 
-router = APIRouter(prefix="/api", tags=["tags"])
+router = APIRouter(prefix="/api", tags=["tags"], dependencies=[STAFF])
 
 MAX_TAG_CHARS = 20
 
@@ -61,9 +62,18 @@ def practice_tags(practice_id: RowId, conn: ConnDep) -> dict[str, Any]:
     return {"practice_id": practice_id, "tags": _tags(conn, practice_id)}
 
 
-@router.post("/practices/{practice_id}/tags", status_code=201)
-def add_tag(practice_id: RowId, conn: ConnDep, payload: Annotated[Any, Body()] = None) -> dict[str, Any]:
+@router.post("/practices/{practice_id}/tags", status_code=201, dependencies=[CLERK])
+def add_tag_route(
+    practice_id: RowId, conn: ConnDep, request: Request, payload: Annotated[Any, Body()] = None
+) -> dict[str, Any]:
     """Add a staff tag (or bring back an automatic tag that was removed)."""
+    result = add_tag(practice_id, conn, payload)
+    record(request, "tag", f"practice {practice_id}", f"添加：{payload.get('tag', '').strip()}")
+    return result
+
+
+def add_tag(practice_id: int, conn: sqlite3.Connection, payload: Any) -> dict[str, Any]:
+    """Add a staff tag (or bring back an automatic tag that was removed); HTTPException on bad input."""
     tag = payload.get("tag") if isinstance(payload, dict) else None
     if not isinstance(tag, str) or not tag.strip():
         raise HTTPException(422, "请提供标签文字，例如 {\"tag\": \"学习制度\"}")
@@ -89,9 +99,16 @@ def add_tag(practice_id: RowId, conn: ConnDep, payload: Annotated[Any, Body()] =
     return {"practice_id": practice_id, "tags": _tags(conn, practice_id)}
 
 
-@router.delete("/practices/{practice_id}/tags/{tag}")
-def remove_tag(practice_id: RowId, tag: str, conn: ConnDep) -> dict[str, Any]:
+@router.delete("/practices/{practice_id}/tags/{tag}", dependencies=[CLERK])
+def remove_tag_route(practice_id: RowId, tag: str, conn: ConnDep, request: Request) -> dict[str, Any]:
     """Remove a tag: automatic ones are marked removed, staff ones deleted."""
+    result = remove_tag(practice_id, tag, conn)
+    record(request, "tag", f"practice {practice_id}", f"删除：{tag}")
+    return result
+
+
+def remove_tag(practice_id: int, tag: str, conn: sqlite3.Connection) -> dict[str, Any]:
+    """Remove a tag; HTTPException when the practice does not carry it."""
     with transaction(conn):
         _require_practice(conn, practice_id)
         row = conn.execute(

@@ -10,6 +10,8 @@ from service.config import Settings
 
 
 def _run(args: argparse.Namespace) -> int:
+    from service.auth import audit
+    from service.auth import schema as auth_schema
     from service.digest import schema
     from service.digest.runner import DigestRunner
     from service.digest.select import lexical_search
@@ -28,10 +30,14 @@ def _run(args: argparse.Namespace) -> int:
     try:
         library_schema.migrate(conn)
         schema.migrate(conn)
+        auth_schema.migrate(conn)
+        runner = DigestRunner(settings, connect=lambda: connect(path), search=lexical_search())
+        report = runner.run(force=args.force, dry_run=args.dry_run)
+        if not args.dry_run:
+            audit.record(conn, "cli", "digest_run", None,
+                         f"force={args.force}；发送 {len(report.sent)}，失败 {len(report.failed)}")
     finally:
         conn.close()
-    runner = DigestRunner(settings, connect=lambda: connect(path), search=lexical_search())
-    report = runner.run(force=args.force, dry_run=args.dry_run)
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
         return 0 if not report.failed or args.dry_run else 1

@@ -258,12 +258,15 @@ class DigestRunner:
             self._deliver(sub, rendered)
         except Exception as exc:  # any failure must leave the row retryable, never stuck in 'sending'
             attempts = row["attempts"]
-            message = str(exc) if isinstance(exc, DeliveryError) else f"生成或发送摘要时出错：{type(exc).__name__}: {exc}"
+            if isinstance(exc, DeliveryError):
+                message, detail = str(exc), exc.detail
+            else:
+                message, detail = "生成或发送摘要时出错", f"{type(exc).__name__}: {exc}"
             retry = iso(now + backoff(attempts)) if attempts < MAX_ATTEMPTS else None
             conn.execute(
-                "UPDATE digests SET status = 'failed', last_error = ?, next_attempt_at = ?, updated_at = ?"
-                " WHERE id = ? AND status = 'sending'",
-                (message, retry, iso(now), digest_id),
+                "UPDATE digests SET status = 'failed', last_error = ?, error_detail = ?, next_attempt_at = ?,"
+                " updated_at = ? WHERE id = ? AND status = 'sending'",
+                (message, detail, retry, iso(now), digest_id),
             )
             report.failed.append({"digest_id": digest_id, "error": message, "next_attempt_at": retry})
             return
@@ -289,13 +292,18 @@ class DigestRunner:
             link = rendered.payload["unsubscribe_url"]
             send_email(self.settings, build_email(self.settings, sub.email, rendered, link))
         else:
-            post_webhook(sub.webhook_url or "", rendered.payload)
+            post_webhook(sub.webhook_url or "", rendered.payload, self.settings.webhook_allow_private)
 
 
 def list_digests(
-    conn: sqlite3.Connection, subscription_id: int | None = None, status: str | None = None, limit: int = 100
+    conn: sqlite3.Connection, subscription_id: int | None = None, status: str | None = None, limit: int = 100,
+    owner_id: int | None = None, technical: bool = False,
 ) -> list[dict[str, Any]]:
-    """Past digests, newest first, with their status and practice count."""
+    """Past digests, newest first, with their status and practice count.
+
+    ``owner_id`` keeps one user's subscriptions; ``technical`` adds each failure's technical cause
+    (``error_detail``: addresses, socket errors), for administrators only.
+    """
     sql = (
         "SELECT d.*, s.email, s.webhook_url, (SELECT COUNT(*) FROM digest_items i WHERE i.digest_id = d.id) AS count"
         " FROM digests d JOIN subscriptions s ON s.id = d.subscription_id WHERE 1=1"
@@ -307,6 +315,9 @@ def list_digests(
     if status:
         sql += " AND d.status = ?"
         args.append(status)
+    if owner_id is not None:
+        sql += " AND s.owner_id = ?"
+        args.append(owner_id)
     sql += " ORDER BY d.id DESC LIMIT ?"
     args.append(limit)
     out = []
@@ -327,6 +338,7 @@ def list_digests(
                 "created_at": r["created_at"],
                 "count": r["count"],
                 "practice_ids": digest_practice_ids(conn, r["id"]),
+                **({"error_detail": r["error_detail"]} if technical else {}),
             }
         )
     return out

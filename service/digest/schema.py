@@ -87,6 +87,15 @@ MIGRATIONS: list[str] = [
     ALTER TABLE subscriptions_next RENAME TO subscriptions;
     CREATE INDEX subscriptions_email ON subscriptions(email);
     """,
+    # Subscriptions belong to a user (NULL: made before accounts existed, or from the command line); one
+    # for somebody else's address waits, inactive, for its recipient to confirm it (double opt-in).
+    # A delivery failure keeps its technical cause apart from the message every user may read.
+    """
+    ALTER TABLE subscriptions ADD COLUMN owner_id INTEGER;
+    ALTER TABLE subscriptions ADD COLUMN confirmed INTEGER NOT NULL DEFAULT 1;
+    CREATE INDEX subscriptions_owner ON subscriptions(owner_id);
+    ALTER TABLE digests ADD COLUMN error_detail TEXT;
+    """,
 ]
 
 

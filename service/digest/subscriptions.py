@@ -62,6 +62,9 @@ class Subscription:
     updated_at: str = ""
     # Random, stored with the subscription; bound into its unsubscribe token (service.digest.tokens).
     unsubscribe_secret: str = field(default="", repr=False)
+    owner_id: int | None = None
+    # False until the recipient follows the confirmation mail (a subscription for another's address).
+    confirmed: bool = True
 
     @property
     def channel(self) -> str:
@@ -108,6 +111,7 @@ class Subscription:
             "schedule": self.schedule_text(),
             "created_at": self.created_at,
             "updated_at": self.updated_at,
+            "confirmed": self.confirmed,
         }
 
 
@@ -255,17 +259,24 @@ def _from_row(row: sqlite3.Row) -> Subscription:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         unsubscribe_secret=row["unsubscribe_secret"],
+        owner_id=row["owner_id"],
+        confirmed=bool(row["confirmed"]),
     )
 
 
-def create(conn: sqlite3.Connection, payload: Any, now: datetime) -> Subscription:
-    """Validate and store a new subscription; its first digest covers what arrives from ``now`` on."""
+def create(
+    conn: sqlite3.Connection, payload: Any, now: datetime, owner_id: int | None = None, confirmed: bool = True
+) -> Subscription:
+    """Validate and store a new subscription; its first digest covers what arrives from ``now`` on.
+
+    Unconfirmed, it stays inactive until :func:`confirm`.
+    """
     v = validate(payload)
     stamp = iso(now)
     cur = conn.execute(
         "INSERT INTO subscriptions(email, webhook_url, topics_json, tags_json, orgs_json, query, frequency,"
-        " send_at, weekday, active, last_slot_at, created_at, updated_at, unsubscribe_secret)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " send_at, weekday, active, last_slot_at, created_at, updated_at, unsubscribe_secret, owner_id, confirmed)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             v.get("email"),
             v.get("webhook_url"),
@@ -276,11 +287,13 @@ def create(conn: sqlite3.Connection, payload: Any, now: datetime) -> Subscriptio
             v["frequency"],
             v["send_at"],
             v.get("weekday", 1),
-            int(v.get("active", True)),
+            int(v.get("active", True) and confirmed),
             stamp,  # slots before creation are never due
             stamp,
             stamp,
             new_secret(),
+            owner_id,
+            int(confirmed),
         ),
     )
     return get(conn, cur.lastrowid)
@@ -293,9 +306,14 @@ def get(conn: sqlite3.Connection, subscription_id: int) -> Subscription:
     return _from_row(row)
 
 
-def list_all(conn: sqlite3.Connection, email: str | None = None, active_only: bool = False) -> list[Subscription]:
-    """Subscriptions, newest first, optionally of one e-mail address."""
+def list_all(
+    conn: sqlite3.Connection, email: str | None = None, active_only: bool = False, owner_id: int | None = None
+) -> list[Subscription]:
+    """Subscriptions, newest first, optionally of one e-mail address or one owner."""
     sql, args = "SELECT * FROM subscriptions WHERE 1=1", []
+    if owner_id is not None:
+        sql += " AND owner_id = ?"
+        args.append(owner_id)
     if email:
         sql += " AND lower(email) = lower(?)"
         args.append(email.strip())
@@ -308,6 +326,8 @@ def update(conn: sqlite3.Connection, subscription_id: int, payload: Any, now: da
     """Apply a partial update (pause/resume is ``{"active": false|true}``)."""
     current = get(conn, subscription_id)
     v = validate(payload, current)
+    if v.get("active") and not current.confirmed:
+        raise SubscriptionError("该订阅尚未经收件人确认，收件人点击确认邮件中的链接后才会启用", "active")
     if not v:
         return current
     columns = {
@@ -339,6 +359,22 @@ def delete(conn: sqlite3.Connection, subscription_id: int) -> None:
     """Remove a subscription and its digest history."""
     if conn.execute("DELETE FROM subscriptions WHERE id = ?", (subscription_id,)).rowcount == 0:
         raise SubscriptionNotFound(subscription_id)
+
+
+def confirm(conn: sqlite3.Connection, subscription_id: int, now: datetime) -> Subscription:
+    """The recipient agreed: the subscription is confirmed and starts sending from ``now`` on."""
+    stamp = iso(now)
+    conn.execute(
+        "UPDATE subscriptions SET confirmed = 1, active = 1, last_slot_at = ?, updated_at = ? WHERE id = ?",
+        (stamp, stamp, subscription_id),
+    )
+    return get(conn, subscription_id)
+
+
+def await_confirmation(conn: sqlite3.Connection, subscription_id: int) -> Subscription:
+    """Hold a subscription, inactive, until its (new) recipient confirms it."""
+    conn.execute("UPDATE subscriptions SET confirmed = 0, active = 0 WHERE id = ?", (subscription_id,))
+    return get(conn, subscription_id)
 
 
 def deactivate(conn: sqlite3.Connection, subscription_id: int, now: datetime) -> Subscription:

@@ -23,15 +23,15 @@ def new_secret() -> str:
     return secrets.token_hex(16)
 
 
-def _signature(subscription_id: int, subscription_secret: str, secret_key: str) -> str:
-    message = f"unsubscribe:{subscription_id}:{subscription_secret}".encode()
+def _signature(subscription_id: int, subscription_secret: str, secret_key: str, purpose: str = "unsubscribe") -> str:
+    message = f"{purpose}:{subscription_id}:{subscription_secret}".encode()
     mac = hmac.new(secret_key.encode("utf-8"), message, hashlib.sha256)
     return base64.urlsafe_b64encode(mac.digest()[:16]).decode("ascii").rstrip("=")
 
 
-def make_token(subscription_id: int, subscription_secret: str, secret_key: str) -> str:
-    """The token for the unsubscribe link of one subscription."""
-    return f"{subscription_id}.{_signature(subscription_id, subscription_secret, secret_key)}"
+def make_token(subscription_id: int, subscription_secret: str, secret_key: str, purpose: str = "unsubscribe") -> str:
+    """The token for the unsubscribe (or, with ``purpose="confirm"``, the confirmation) link of one subscription."""
+    return f"{subscription_id}.{_signature(subscription_id, subscription_secret, secret_key, purpose)}"
 
 
 def token_subscription_id(token: str) -> int | None:
@@ -46,15 +46,24 @@ def token_subscription_id(token: str) -> int | None:
     return subscription_id if 0 < subscription_id <= MAX_ID else None
 
 
-def token_matches(token: str, subscription_id: int, subscription_secret: str, secret_key: str) -> bool:
-    """True when ``token`` was issued for this subscription (its id and its secret)."""
+def token_matches(
+    token: str, subscription_id: int, subscription_secret: str, secret_key: str, purpose: str = "unsubscribe"
+) -> bool:
+    """True when ``token`` was issued for this subscription (its id and its secret) and this purpose."""
     if token_subscription_id(token) != subscription_id:
         return False
     sig = token.strip().partition(".")[2]
-    return hmac.compare_digest(sig.encode(), _signature(subscription_id, subscription_secret, secret_key).encode())
+    expected = _signature(subscription_id, subscription_secret, secret_key, purpose)
+    return hmac.compare_digest(sig.encode(), expected.encode())
 
 
 def unsubscribe_url(base_url: str, subscription_id: int, subscription_secret: str, secret_key: str) -> str:
     """``{base_url}/unsubscribe?token=…``."""
     token = make_token(subscription_id, subscription_secret, secret_key)
     return f"{base_url.rstrip('/')}/unsubscribe?token={token}"
+
+
+def confirm_url(base_url: str, subscription_id: int, subscription_secret: str, secret_key: str) -> str:
+    """``{base_url}/subscriptions/confirm?token=…``: the link of the mail asking a recipient to agree."""
+    token = make_token(subscription_id, subscription_secret, secret_key, "confirm")
+    return f"{base_url.rstrip('/')}/subscriptions/confirm?token={token}"

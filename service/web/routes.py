@@ -35,6 +35,9 @@ from service.api.bounds import (
     api_validation_error,
     validation_detail,
 )
+from service.auth.accounts import ROLE_LABELS
+from service.auth.guard import CLERK, CSRF, STAFF, Forbidden, csrf_token, current_user, record
+from service.digest import enrol
 from service.digest import subscriptions as subs
 from service.digest.runner import DigestRunner
 from service.intake.document import DOCUMENT_KINDS
@@ -56,7 +59,8 @@ from service.web.highlight import (
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[STAFF])
+public = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 10
 DOCS_PAGE_SIZE = 20
@@ -73,6 +77,7 @@ FACET_TITLES = [("topic", "主题"), ("kind", "类型"), ("org", "单位"), ("ye
 def mount_pages(app: FastAPI) -> None:
     """Attach the pages, their static files and Chinese error pages for page URLs to ``app``."""
     app.include_router(router)
+    app.include_router(public)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_exception_handler(StarletteHTTPException, _page_error)
     app.add_exception_handler(RequestValidationError, _page_error)
@@ -102,7 +107,11 @@ async def _page_error(request: Request, exc: Exception) -> Response:
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    """Render template ``name`` with ``context``."""
+    """Render template ``name`` with ``context``, the signed-in user and the session's form token."""
+    user = current_user(request)
+    context.setdefault("user", user)
+    context.setdefault("csrf_token", csrf_token(request) if user else "")
+    context.setdefault("role_labels", ROLE_LABELS)
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 
@@ -354,7 +363,7 @@ def _practice_page(request: Request, practice_id: int, error: str | None = None)
         group=group,
         source_html=_source_html(library, practice),
         similar=_similar(library, practice_id, 8),
-        tags_editable=True,
+        tags_editable=current_user(request).can("clerk"),  # type: ignore[union-attr]
         error=error,
         status_code=422 if error else 200,
     )
@@ -364,14 +373,14 @@ async def _form_tag(request: Request) -> str:
     return str((await request.form()).get("tag") or "")
 
 
-@router.post("/practices/{practice_id}/tags", response_class=HTMLResponse)
+@router.post("/practices/{practice_id}/tags", response_class=HTMLResponse, dependencies=[CLERK, CSRF])
 async def add_tag(request: Request, practice_id: RowId) -> Response:
     """Staff add a tag (the tag API's own function does the work and the checks)."""
     tag = await _form_tag(request)
     return await run_in_threadpool(_change_tag, request, practice_id, tag, True)
 
 
-@router.post("/practices/{practice_id}/tags/remove", response_class=HTMLResponse)
+@router.post("/practices/{practice_id}/tags/remove", response_class=HTMLResponse, dependencies=[CLERK, CSRF])
 async def remove_tag(request: Request, practice_id: RowId) -> Response:
     """Staff remove a tag."""
     tag = await _form_tag(request)
@@ -389,6 +398,7 @@ def _change_tag(request: Request, practice_id: int, tag: str, add: bool) -> Resp
         if exc.status_code == 404 and store.get_practice(conn, practice_id) is None:
             return not_found(request, str(exc.detail))
         return _practice_page(request, practice_id, error=str(exc.detail))
+    record(request, "tag", f"practice {practice_id}", f"{'添加' if add else '删除'}：{tag.strip()}")
     return RedirectResponse(f"/practices/{practice_id}#tags", status_code=303)
 
 
@@ -443,10 +453,13 @@ def documents_page(request: Request) -> HTMLResponse:
     )
 
 
-@router.post("/jobs/{job_id}/retry", response_class=HTMLResponse)
+@router.post("/jobs/{job_id}/retry", response_class=HTMLResponse, dependencies=[CLERK, CSRF])
 def retry_job(request: Request, job_id: str) -> Response:
     """Process a failed file's kept original again (the job API's own retry), then back to the list."""
-    if _library(request).queue.retry(job_id) is None:
+    retried = _library(request).queue.retry(job_id)
+    if retried is not None:
+        record(request, "retry", f"job {job_id}", retried.get("filename"))
+    if retried is None:
         return render(
             request, "error.html", 409, title="无法重试", heading="无法重试",
             message="只有失败且原文件仍保存的任务可以重试，请重新上传该文件。",
@@ -590,10 +603,11 @@ def _runner(request: Request) -> DigestRunner:
 def _subscription_view(sub: subs.Subscription) -> dict[str, Any]:
     return {
         "id": sub.id,
-        "email": sub.email,
+        "email": sub.email or sub.webhook_url,
         "summary": sub.describe(),
         "schedule": sub.schedule_text(),
         "active": sub.active,
+        "confirmed": sub.confirmed,
     }
 
 
@@ -601,9 +615,12 @@ def _subscriptions_page(
     request: Request, email: str | None, notice: str | None = None, error: str | None = None,
     form: dict[str, Any] | None = None,
 ) -> HTMLResponse:
+    """One's own subscriptions; an administrator sees everybody's (or one address's)."""
     conn = _library(request).db.conn()
+    user = current_user(request)
+    admin = user.can("admin")  # type: ignore[union-attr]
     email = (email or "").strip() or None
-    found = subs.list_all(conn, email=email) if email else []
+    found = subs.list_all(conn, email=email, owner_id=None if admin else user.id)  # type: ignore[union-attr]
     return render(
         request,
         "subscriptions.html",
@@ -617,18 +634,21 @@ def _subscriptions_page(
         all_topics=TOPICS,
         frequencies=FREQUENCY_CHOICES,
         weekdays=WEEKDAY_CHOICES,
-        form=form or {},
+        form=form or {"email": user.email or ""},  # type: ignore[union-attr]
+        show_all=admin,
     )
 
 
 @router.get("/subscriptions", response_class=HTMLResponse)
 def subscriptions_page(request: Request, email: str | None = None, done: str | None = None) -> HTMLResponse:
-    """订阅: list one's own subscriptions by e-mail, create, pause, delete."""
-    notices = {"created": "订阅已创建。", "paused": "订阅已暂停。", "resumed": "订阅已恢复。", "deleted": "订阅已删除。"}
+    """订阅: one's own subscriptions; create, pause, delete."""
+    notices = {"created": "订阅已创建。", "paused": "订阅已暂停。", "resumed": "订阅已恢复。", "deleted": "订阅已删除。",
+               "pending": "订阅已创建。确认邮件已发往该邮箱，收件人确认后开始发送摘要。",
+               "mail-failed": "订阅已创建，但确认邮件未能发出，请稍后删除后重新订阅或联系管理员。"}
     return _subscriptions_page(request, email, notices.get(done or ""))
 
 
-@router.post("/subscriptions", response_class=HTMLResponse)
+@router.post("/subscriptions", response_class=HTMLResponse, dependencies=[CSRF])
 async def create_subscription(request: Request) -> Response:
     """Create a subscription from the form, validated by the digest stage's own rules."""
     form = await request.form()
@@ -642,25 +662,37 @@ async def create_subscription(request: Request) -> Response:
         "send_at": str(form.get("send_at") or "08:30"),
         "weekday": _int(str(form.get("weekday") or "")) or 1,
     }
+    user = current_user(request)
 
     def work() -> Response:
         conn = _library(request).db.conn()
+        runner = _runner(request)
         try:
-            with transaction(conn):
-                sub = subs.create(conn, payload, _runner(request).clock.now())
+            sub, problem = enrol.subscribe(conn, runner.settings, runner.clock.now(), payload, user)  # type: ignore[arg-type]
         except subs.SubscriptionError as exc:
-            return _subscriptions_page(request, payload["email"], error=exc.message, form=payload)
-        return RedirectResponse(_url("/subscriptions", {"email": sub.email, "done": "created"}), status_code=303)
+            return _subscriptions_page(request, None, error=exc.message, form=payload)
+        record(request, "subscription", sub.id, f"创建：{sub.recipient}；{sub.describe()}"
+               + ("" if sub.confirmed else "；待收件人确认"))
+        done = "created" if sub.confirmed else ("pending" if problem is None else "mail-failed")
+        return RedirectResponse(_url("/subscriptions", {"done": done}), status_code=303)
 
     return await run_in_threadpool(work)
 
 
-@router.post("/subscriptions/{subscription_id}/{action}", response_class=HTMLResponse)
+def _own_subscription(request: Request, subscription_id: int) -> subs.Subscription:
+    """The subscription when it is the user's own or the user is an administrator."""
+    try:
+        return enrol.owned(_library(request).db.conn(), subscription_id, current_user(request))  # type: ignore[arg-type]
+    except enrol.NotOwner as exc:
+        raise Forbidden() from exc
+
+
+@router.post("/subscriptions/{subscription_id}/{action}", response_class=HTMLResponse, dependencies=[CSRF])
 def change_subscription(request: Request, subscription_id: RowId, action: str) -> Response:
-    """Pause, resume or delete one subscription, then back to its owner's list."""
+    """Pause, resume or delete one subscription, then back to the list."""
     conn = _library(request).db.conn()
     try:
-        sub = subs.get(conn, subscription_id)
+        sub = _own_subscription(request, subscription_id)
         with transaction(conn):
             if action == "delete":
                 subs.delete(conn, subscription_id)
@@ -670,8 +702,12 @@ def change_subscription(request: Request, subscription_id: RowId, action: str) -
                 return not_found(request, "不支持的操作。")
     except subs.SubscriptionNotFound:
         return not_found(request, "未找到该订阅，可能已被删除。")
+    except subs.SubscriptionError as exc:
+        return _subscriptions_page(request, None, error=exc.message)
+    labels = {"delete": "删除", "pause": "暂停", "resume": "恢复"}
+    record(request, "subscription", subscription_id, f"{labels[action]}：{sub.recipient}")
     done = {"delete": "deleted", "pause": "paused", "resume": "resumed"}[action]
-    return RedirectResponse(_url("/subscriptions", {"email": sub.email, "done": done}), status_code=303)
+    return RedirectResponse(_url("/subscriptions", {"done": done}), status_code=303)
 
 
 @router.get("/subscriptions/{subscription_id}/preview", response_class=HTMLResponse)
@@ -679,7 +715,7 @@ def subscription_preview(request: Request, subscription_id: RowId) -> HTMLRespon
     """The next digest of one subscription as it would be sent now (nothing is sent or recorded)."""
     conn = _library(request).db.conn()
     try:
-        sub = subs.get(conn, subscription_id)
+        sub = _own_subscription(request, subscription_id)
     except subs.SubscriptionNotFound:
         return not_found(request, "未找到该订阅，可能已被删除。")
     preview = _runner(request).preview(conn, sub)
@@ -696,13 +732,13 @@ def subscription_preview(request: Request, subscription_id: RowId) -> HTMLRespon
 # ---------------------------------------------------------------- upload
 
 
-@router.get("/upload", response_class=HTMLResponse)
+@router.get("/upload", response_class=HTMLResponse, dependencies=[CLERK])
 def upload_page(request: Request) -> HTMLResponse:
     """上传: drag-and-drop many files or a .zip; progress per file, then job status."""
     settings = request.app.state.settings
     return render(request, "upload.html", title="上传材料", active="upload", max_file_mb=settings.max_file_mb)
 
 
-@router.get("/favicon.ico", include_in_schema=False)
+@public.get("/favicon.ico", include_in_schema=False)
 def favicon() -> Response:
     return Response(status_code=204)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -26,6 +27,19 @@ def upload(client: TestClient, name: str, data: bytes, timeout: float = 180.0) -
         job = client.get(f"/api/jobs/{job['id']}").json()
     assert job["status"] == "done", job
     return job
+
+
+def confirm_by_mail(client: TestClient, mail_server, address: str) -> None:
+    """Play the recipient of a subscription somebody else made: open the confirmation mail's link, press 确认订阅."""
+    from urllib.parse import urlsplit
+
+    (mail,) = [m for m in mail_server.messages if m["To"] == address and "确认订阅" in m["Subject"]][-1:]
+    link = urlsplit(re.search(r"https?://\S+/subscriptions/confirm\?token=\S+", mail.get_body().get_content()).group(0))
+    token = link.query.removeprefix("token=")
+    page = client.get(link.path, params={"token": token})
+    assert page.status_code == 200 and "确认订阅" in page.text, page.text
+    answer = client.post(link.path, data={"token": token})
+    assert answer.status_code == 200 and "订阅已确认" in answer.text, answer.text
 
 
 def word_file(title: str, *paragraphs: str) -> bytes:

@@ -17,6 +17,10 @@ from service.digest.runner import DigestRunner
 from service.library import schema as library_schema
 from service.library.db import connect
 from tests.digest.servers import MailServer, WebhookReceiver
+from tests.signin import sign_in
+
+# The subscriber the signed-in test client is: subscriptions to this address need no confirmation.
+OWN_EMAIL = "staff@unit.test"
 
 SAMPLES = REPO_ROOT / "corpus" / "samples"
 SEED = SAMPLES / "seed__000_d56bd712dbae6b12.txt"
@@ -54,6 +58,8 @@ def digest_settings(tmp_path: Path, mail_server: MailServer | None = None) -> Se
         smtp_port=mail_server.port if mail_server else 1,
         smtp_from="jingyan@jingyan.test",
         digest_scheduler=False,
+        # The test webhook receivers listen on loopback, which production refuses.
+        webhook_allow_private=True,
     )
 
 
@@ -78,7 +84,8 @@ def open_db(path: Path) -> sqlite3.Connection:
 
 @pytest.fixture
 def app_client(tmp_path: Path, mail_server: MailServer, clock: ManualClock) -> Iterator[TestClient]:
-    """The whole service over HTTP (keyword search only, ticker off), digests on the test clock."""
+    """The whole service over HTTP (keyword search only, ticker off), digests on the test clock,
+    signed in as an administrator whose own address is ``OWN_EMAIL``."""
     from service.api.app import create_app
 
     settings = digest_settings(tmp_path, mail_server)
@@ -86,4 +93,4 @@ def app_client(tmp_path: Path, mail_server: MailServer, clock: ManualClock) -> I
     app = create_app(settings)
     app.state.digest_runner.clock = clock
     with TestClient(app) as client:
-        yield client
+        yield sign_in(client, "admin", email=OWN_EMAIL)

@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from fastapi.testclient import TestClient
+
 from tests.digest.app_support import catch_up, far_send_at, upload, word_file
 from tests.digest.conftest import SEED
 from tests.digest.servers import attachments, html_part, text_part
@@ -79,11 +81,16 @@ def test_subscriber_gets_new_practices_once_even_when_the_mail_server_is_down(ap
     assert [d["status"] for d in history] == ["sent", "sent", "sent"]
     assert history[0]["attempts"] == 3
 
-    # The unsubscribe link in the mail works without a login.
+    # The unsubscribe link in the mail works without a login: opening it asks, the button acts.
     link = re.search(r"退订：(\S+)", third).group(1)
     assert link.startswith("http://jingyan.test/unsubscribe?token=")
-    page = client.get(urlsplit(link).path + "?" + urlsplit(link).query)
-    assert page.status_code == 200 and "已退订" in page.text and "staff@unit.test" in page.text
+    anonymous = TestClient(client.app)
+    page = anonymous.get(urlsplit(link).path + "?" + urlsplit(link).query)
+    assert page.status_code == 200 and "确认退订" in page.text and "staff@unit.test" in page.text
+    assert client.get(f"/api/subscriptions/{sub['id']}").json()["active"] is True
+    token = urlsplit(link).query.removeprefix("token=")
+    done = anonymous.post("/unsubscribe", data={"token": token})
+    assert done.status_code == 200 and "已退订" in done.text and "staff@unit.test" in done.text
     assert client.get(f"/api/subscriptions/{sub['id']}").json()["active"] is False
     assert client.get("/unsubscribe", params={"token": "1.forged"}).status_code == 400
     assert mail_server.messages[2]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"

@@ -14,7 +14,9 @@ from tests.digest.test_runner import store, subscribe
 
 
 def jingyan(data_dir, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "JINGYAN_BASE_URL": "http://jingyan.test"}
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "JINGYAN_BASE_URL": "http://jingyan.test",
+           # The test webhook receiver listens on loopback.
+           "JINGYAN_WEBHOOK_ALLOW_PRIVATE": "1"}
     return subprocess.run(
         [sys.executable, "-m", "service.cli", "digest", "run", "--data", str(data_dir), *args],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
@@ -50,6 +52,11 @@ def test_digest_run_from_the_command_line(tmp_path, webhook):
 
     again = jingyan(settings.data_dir, "--force")
     assert "新生成摘要 0 期" in again.stdout and webhook.requests == 1
+    conn = connect(path)
+    runs = conn.execute("SELECT user, detail FROM audit_log WHERE action = 'digest_run' ORDER BY id").fetchall()
+    conn.close()
+    assert [(r["user"], r["detail"]) for r in runs] == [("cli", "force=True；发送 1，失败 0"),
+                                                        ("cli", "force=True；发送 0，失败 0")]
 
     missing = jingyan(tmp_path / "nowhere")
     assert missing.returncode == 2 and "未找到经验库数据库" in missing.stdout

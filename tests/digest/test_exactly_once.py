@@ -25,7 +25,8 @@ from pathlib import Path
 from service.config import Settings
 from service.digest.runner import DigestRunner
 from service.library.db import connect
-settings = Settings(data_dir=Path({data!r}), base_url="http://jingyan.test", secret_key="test-secret")
+settings = Settings(data_dir=Path({data!r}), base_url="http://jingyan.test", secret_key="test-secret",
+                    webhook_allow_private=True)
 DigestRunner(settings, connect=lambda: connect({db!r})).run(force=True)
 """
 

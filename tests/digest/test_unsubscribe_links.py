@@ -8,13 +8,16 @@ from service.digest import schema as digest_schema
 from service.digest.tokens import make_token
 from service.library import schema as library_schema
 from service.library.db import apply_migrations, connect
-from tests.digest.app_support import far_send_at
+from tests.digest.app_support import confirm_by_mail, far_send_at
 
 
-def subscribe(client, email: str) -> dict:
+def subscribe(client, mail_server, email: str) -> dict:
+    """Subscribe ``email`` (not the signed-in user's own address) and confirm it as its recipient would."""
     created = client.post("/api/subscriptions", json={"email": email, "frequency": "daily", "send_at": far_send_at()})
     assert created.status_code == 201, created.text
-    return created.json()
+    assert created.json()["active"] is False and created.json()["confirmed"] is False
+    confirm_by_mail(client, mail_server, email)
+    return {**created.json(), **client.get(f"/api/subscriptions/{created.json()['id']}").json()}
 
 
 def path_of(link: str) -> str:
@@ -22,26 +25,30 @@ def path_of(link: str) -> str:
     return f"{parts.path}?{parts.query}"
 
 
-def test_an_old_link_never_unsubscribes_whoever_subscribes_after_a_delete(app_client):
+def test_an_old_link_never_unsubscribes_whoever_subscribes_after_a_delete(app_client, mail_server):
     client = app_client
-    alice = subscribe(client, "alice@unit.test")
+    alice = subscribe(client, mail_server, "alice@unit.test")
     alice_link = path_of(alice["unsubscribe_url"])
     assert client.delete(f"/api/subscriptions/{alice['id']}").status_code == 200
 
-    bob = subscribe(client, "bob@unit.test")
+    bob = subscribe(client, mail_server, "bob@unit.test")
     assert bob["id"] != alice["id"]  # ids are never handed out twice
     for answer in (client.get(alice_link), client.post(alice_link)):
         assert answer.status_code == 400 and "退订未成功" in answer.text
     assert client.get(f"/api/subscriptions/{bob['id']}").json()["active"] is True
 
-    # Bob's own link still works, by GET and by the mail client's one-click POST.
+    # Bob's own link opens a confirmation page that changes nothing; pressing its button (or the mail
+    # client's one-click POST to the same link) unsubscribes.
+    page = client.get(path_of(bob["unsubscribe_url"]))
+    assert page.status_code == 200 and "确认退订" in page.text
+    assert client.get(f"/api/subscriptions/{bob['id']}").json()["active"] is True
     assert client.post(path_of(bob["unsubscribe_url"])).status_code == 200
     assert client.get(f"/api/subscriptions/{bob['id']}").json()["active"] is False
 
 
-def test_a_token_made_from_the_id_and_the_default_key_is_refused(app_client):
+def test_a_token_made_from_the_id_and_the_default_key_is_refused(app_client, mail_server):
     client = app_client
-    carol = subscribe(client, "carol@unit.test")
+    carol = subscribe(client, mail_server, "carol@unit.test")
     key = app_client.app.state.settings.secret_key
     for secret in ("", "0" * 32):
         forged = make_token(carol["id"], secret, key)

@@ -16,6 +16,7 @@ from service.library import store
 from service.library.ingest import indexed_practice
 from service.library.library import Library
 from service.mining.practice import Practice
+from tests.signin import sign_in
 
 GROUPS = 130
 UNITS = ("甲街道", "乙街道")
@@ -65,6 +66,7 @@ def test_whole_library_and_topic_word_export_with_130_groups_opens(tmp_path):
     from service.api.app import create_app
 
     with TestClient(create_app(settings)) as client:
+        sign_in(client, "staff")
         groups = client.get("/api/groups", params={"limit": 500}).json()
         sizes = [g["size"] for g in groups["groups"]]
         assert len(sizes) == GROUPS and set(sizes) == {2}

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.config import REPO_ROOT, Settings
+from tests.signin import sign_in
 
 SAMPLES = REPO_ROOT / "corpus" / "samples"
 SEED = SAMPLES / "seed__000_d56bd712dbae6b12.txt"
@@ -34,7 +35,7 @@ def client(tmp_path: Path, embedder) -> Iterator[TestClient]:
 
     settings = Settings(data_dir=tmp_path / "data", load_sample_corpus=False)
     with TestClient(create_app(settings, embedder=embedder)) as c:
-        yield c
+        yield sign_in(c, "admin")
 
 
 def upload(client: TestClient, *files: tuple[str, bytes]) -> list[dict]:

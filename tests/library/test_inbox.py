@@ -18,6 +18,7 @@ from service.library.inbox import FAILED, PROCESSED, REASON_SUFFIX, Inbox
 from service.library.library import Library
 from tests.library.conftest import SAMPLES, SEED
 from tests.library.test_kill_resume import free_port
+from tests.signin import api_token
 
 ENV = os.environ | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
@@ -41,7 +42,8 @@ def test_file_dropped_into_the_served_inbox_is_searchable_within_30_seconds(tmp_
         cwd=REPO_ROOT, env=ENV | {"JINGYAN_INBOX_DIR": str(inbox)},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+    http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30,
+                        headers={"Authorization": f"Bearer {api_token(tmp_path / 'data', 'staff')}"})
     try:
         def healthy() -> bool:
             assert proc.poll() is None, "service exited during start-up"

@@ -14,6 +14,7 @@ import httpx
 
 from service.config import REPO_ROOT
 from tests.library.conftest import SAMPLES
+from tests.signin import api_token
 
 FILES = [
     "seed__000_d56bd712dbae6b12.txt",
@@ -49,7 +50,8 @@ def start_service(data: Path, port: int) -> tuple[subprocess.Popen, httpx.Client
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+    http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30,
+                        headers={"Authorization": f"Bearer {api_token(data)}"})
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         assert proc.poll() is None, "service exited during start-up"

@@ -44,7 +44,7 @@ def test_searches_answer_while_ingesting_and_a_killed_worker_loses_no_job(tmp_pa
 
     def search_at_rate() -> None:
         # ~10 searches a second, a third of them filtered by topic, each on its own connection
-        with httpx.Client(base_url=http.base_url, timeout=30) as client:
+        with httpx.Client(base_url=http.base_url, timeout=30, headers=http.headers) as client:
             n = 0
             while not stop.is_set():
                 params = {"q": QUERIES[n % len(QUERIES)]}

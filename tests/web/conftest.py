@@ -13,8 +13,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -29,6 +30,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+# The account every browser test signs in with (made with the CLI, as an administrator does).
+USER, PASSWORD, EMAIL = "dangjian", "jingyan-browser-test", "dangjian@example.gov.cn"
 
 
 def _free_port() -> int:
@@ -52,12 +55,39 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 
     raise RuntimeError(f"服务在 {timeout:.0f} 秒内没有就绪：{url}")
 
 
+def add_user(data: Path, name: str, role: str, password: str, email: str | None = None) -> None:
+    """``jingyan users add`` on the service's data folder, the password passed as JINGYAN_PASSWORD."""
+    command = [sys.executable, "-m", "service.cli", "users", "add", name, "--role", role, "--data", str(data)]
+    done = subprocess.run(command + (["--email", email] if email else []), cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "JINGYAN_PASSWORD": password}, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def log_in(page: Page, base_url: str = "", user: str = USER, password: str = PASSWORD) -> None:
+    """Sign in through the login page, as a person does."""
+    page.goto(f"{base_url}/login")
+    page.fill("#login-name", user)
+    page.fill("#login-password", password)
+    page.get_by_role("button", name="登录").click()
+    expect(page.locator("#account-name")).to_contain_text(user)
+
+
+@contextmanager
+def api_client(base_url: str) -> Iterator[httpx.Client]:
+    """An HTTP client signed in through ``POST /api/auth/login``."""
+    with httpx.Client(base_url=base_url, timeout=60) as client:
+        answer = client.post("/api/auth/login", json={"username": USER, "password": PASSWORD})
+        assert answer.status_code == 200, answer.text
+        yield client
+
+
 @contextmanager
 def running_service(data: Path) -> Iterator[str]:
-    """``jingyan serve`` as a real subprocess on a free loopback port; yields its base URL."""
+    """``jingyan serve`` as a real subprocess on a free loopback port, with the test account; yields its base URL."""
     port = _free_port()
     log_path = data.parent / f"{data.name}-server.log"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    add_user(data, USER, "admin", PASSWORD, EMAIL)
     with log_path.open("w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--data", str(data),
@@ -113,7 +143,8 @@ def outside_requests() -> list[str]:
 
 @pytest.fixture
 def page(browser: Browser, server: str, outside_requests: list[str]) -> Iterator[Page]:
-    """A fresh desktop-sized tab (1366×768) that records every non-loopback request."""
+    """A fresh desktop-sized tab (1366×768), signed in through the login page, that records every
+    non-loopback request."""
     context = browser.new_context(viewport={"width": 1366, "height": 768}, accept_downloads=True,
                                   locale="zh-CN", base_url=server)
     pg = context.new_page()
@@ -124,6 +155,7 @@ def page(browser: Browser, server: str, outside_requests: list[str]) -> Iterator
             outside_requests.append(request.url)
 
     pg.on("request", watch)
+    log_in(pg)
     yield pg
     context.close()
 
@@ -145,9 +177,7 @@ SEEDED = [
 @pytest.fixture(scope="session")
 def seeded(server: str) -> str:
     """The library holding the seed speech and two branch reports (uploaded through the API once)."""
-    import httpx
-
-    with httpx.Client(base_url=server, timeout=60) as client:
+    with api_client(server) as client:
         for name in SEEDED:
             path = ROOT / "corpus" / "samples" / name
             job = client.post("/api/documents", files={"files": (name, path.read_bytes(), "text/plain")}).json()["jobs"][0]

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from bench.fixtures import store_long_report
 from service.config import Settings
+from tests.signin import sign_in
 
 PRACTICES = 10_000
 
@@ -27,7 +28,7 @@ def long_report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Test
     from service.api.app import create_app
 
     with TestClient(create_app(settings)) as client:
-        yield client, document_id, ids
+        yield sign_in(client, "staff"), document_id, ids
 
 
 def _timed_get(client: TestClient, url: str):

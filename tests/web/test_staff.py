@@ -6,9 +6,10 @@ import re
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
+
+from tests.web.conftest import api_client
 
 SAMPLES = Path(__file__).resolve().parents[2] / "corpus" / "samples"
 
@@ -95,7 +96,7 @@ def test_preview_shows_practices_added_after_subscribing(page: Page, seeded, art
     expect(page.locator("tbody tr")).to_contain_text("全部新增经验做法")
 
     name = "pb-lotjol__07.txt"
-    with httpx.Client(base_url=seeded, timeout=60) as client:
+    with api_client(seeded) as client:
         job = client.post("/api/documents", files={"files": (name, (SAMPLES / name).read_bytes())}).json()["jobs"][0]
         while job["status"] not in ("done", "failed"):
             time.sleep(0.3)

@@ -10,6 +10,8 @@ import pytest
 from docx import Document as open_docx
 from playwright.sync_api import Page, expect
 
+from tests.web.conftest import log_in
+
 ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT / "corpus" / "samples" / "seed__000_d56bd712dbae6b12.txt"
 
@@ -17,6 +19,7 @@ SEED = ROOT / "corpus" / "samples" / "seed__000_d56bd712dbae6b12.txt"
 @pytest.mark.slow
 def test_upload_search_open_and_export(page: Page, fresh_server, artifacts, outside_requests):
     # Upload the speech through the upload page's ordinary file input, into an empty library.
+    log_in(page, fresh_server)
     page.goto(f"{fresh_server}/upload")
     page.set_input_files("#files", str(SEED))
     row = page.locator(".upload-item", has_text=SEED.name)
