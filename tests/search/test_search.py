@@ -137,3 +137,43 @@ def test_migrations_are_idempotent(library, index):
     index.migrate(library)
     version = library.execute("SELECT version FROM schema_migrations WHERE component = 'search'").fetchone()[0]
     assert version >= 1
+
+
+@pytest.mark.parametrize(
+    ("query", "via_synonym"), [("下沉社区", True), ("学习制度", False), ("吹哨报到", False), ("老同志发挥余热", True)]
+)
+def test_the_relevance_floor_keeps_the_hits_holding_most_of_the_query_or_a_synonym_of_it(library, query, via_synonym):
+    """Without the model, a hit answers when its words and context hold 60 % of the query's IDF mass,
+    a synonym in the hit standing for the query words of its trigger (双报到 for 下沉)."""
+    from service.library import tokenize
+    from service.library.search import RankerWeights
+
+    floored = PracticeIndex(None)
+    everything = PracticeIndex(None, RankerWeights(floor=False))
+    ranked = [h.practice_id for h in everything.search(library, query, SearchFilters(), limit=1000).hits]
+    n = library.execute("SELECT COUNT(*) FROM practices").fetchone()[0]
+    idf = floored._stats(library, "practice_words", floored.plan(query).words, n).idf()
+    triggers = [
+        (set(tokenize.words(t)) | {t.lower()}, {e.lower() for e in more})
+        for t, more in floored.synonyms.expansions.items()
+        if t in query
+    ]
+    expected, by_synonym = set(), set()
+    for pid in ranked:
+        body, context = library.execute(
+            "SELECT body, context FROM practice_words WHERE rowid = ?", (pid,)
+        ).fetchone()
+        text = f"{body} {context}"
+        own = have = {t for t in idf if t in text}
+        for words, more in triggers:
+            if more & set(text.split()):
+                have = have | words
+        if sum(v for t, v in idf.items() if t in have) >= 0.6 * sum(idf.values()):
+            expected.add(pid)
+            if sum(v for t, v in idf.items() if t in own) < 0.6 * sum(idf.values()):
+                by_synonym.add(pid)
+    page = floored.search(library, query, SearchFilters(), limit=1000)
+    assert 0 < page.total < len(ranked)
+    assert bool(by_synonym) == via_synonym
+    assert {h.practice_id for h in page.hits} == expected
+    assert [h.practice_id for h in page.hits] == [pid for pid in ranked if pid in expected]
