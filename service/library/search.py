@@ -191,6 +191,7 @@ class PracticeIndex:
         weights: RankerWeights | None = None,
         synonyms: SynonymTable | None = None,
         query_cache_size: int = 1024,
+        verdict_cache_size: int = 128,
     ) -> None:
         self.embedder = embedder
         self.weights = weights or RankerWeights()
@@ -203,6 +204,8 @@ class PracticeIndex:
         self._df_cache: dict[tuple[str, str], int] = {}
         self._df_generation: tuple[str, str] | None = None
         self._browse_cache: dict[tuple, tuple[int, dict[str, dict[str, int]]]] = {}
+        self._verdicts: OrderedDict[tuple, dict[int, bool]] = OrderedDict()
+        self._verdict_cache_size = verdict_cache_size
         # The query is embedded while the lexical rankers run: torch and SQLite both release the GIL.
         self._encoder = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="query-encoder", initializer=_one_torch_thread
@@ -339,11 +342,28 @@ class PracticeIndex:
         rest = [pid for pid in ids if pid not in keep]
         if not rest or not total:
             return keep
+        # A hit's verdict holds until the index changes: repeated and paged queries, and the same
+        # query under another filter, test only hits not seen before.
+        w = self.weights
+        key = (_db_key(conn), _read_generation(conn), n, plan.query, w.expand, w.floor_coverage)
+        with self._cache_lock:
+            verdicts = self._verdicts.get(key)
+            if verdicts is None:
+                verdicts = self._verdicts[key] = {}
+                while len(self._verdicts) > self._verdict_cache_size:
+                    self._verdicts.popitem(last=False)
+            else:
+                self._verdicts.move_to_end(key)
+            known = {pid: verdicts[pid] for pid in rest if pid in verdicts}
+        keep.update(pid for pid, verdict in known.items() if verdict)
+        rest = [pid for pid in rest if pid not in known]
+        if not rest:
+            return keep
         terms = list(idf)
         # a synonym in the hit stands for the query words of its trigger (精文减会 covers 减负): a hit
         # holding any of a trigger's expansions as a whole indexed word has that trigger's query words
         triggers: list[tuple[int, list[str]]] = []
-        for trigger, more in self.synonyms.expansions.items() if self.weights.expand else ():
+        for trigger, more in self.synonyms.expansions.items() if w.expand else ():
             if trigger not in plan.query:
                 continue
             stands_for = set(tokenize.words(trigger)) | {trigger.lower()}
@@ -373,6 +393,7 @@ class PracticeIndex:
         )
         word_bits = (1 << len(terms)) - 1
         passes: dict[int, bool] = {}
+        found_verdicts: dict[int, bool] = {}
         for pid, *parts in rows:
             found = sum(part << (_BITS * k) for k, part in enumerate(parts))
             have = found & word_bits
@@ -382,9 +403,11 @@ class PracticeIndex:
             verdict = passes.get(have)
             if verdict is None:
                 share = sum(v for i, v in enumerate(idf.values()) if have >> i & 1) / total
-                verdict = passes[have] = share >= self.weights.floor_coverage
-            if verdict:
-                keep.add(pid)
+                verdict = passes[have] = share >= w.floor_coverage
+            found_verdicts[pid] = verdict
+        with self._cache_lock:
+            verdicts.update(found_verdicts)
+        keep.update(pid for pid, verdict in found_verdicts.items() if verdict)
         return keep
 
     def _stats(self, conn: sqlite3.Connection, table: str, terms: list[str], n: int) -> _TermStats:

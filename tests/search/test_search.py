@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from service.library.search import PracticeIndex, SearchFilters
@@ -177,3 +178,27 @@ def test_the_relevance_floor_keeps_the_hits_holding_most_of_the_query_or_a_synon
     assert bool(by_synonym) == via_synonym
     assert {h.practice_id for h in page.hits} == expected
     assert [h.practice_id for h in page.hits] == [pid for pid in ranked if pid in expected]
+
+
+def test_answers_follow_the_index_when_it_changes(library, index, embedder):
+    """Once 志愿服务 fills the library it says little, and hits holding the query's other words answer
+    党员志愿服务; an index that has searched before (its answers memoised) answers exactly as a fresh one."""
+    from service.library.search import IndexedPractice
+    from service.library.store import transaction
+
+    query = "党员志愿服务"
+    before = {h.practice_id for h in index.search(library, query, SearchFilters(), limit=1000).hits}
+    start = library.execute("SELECT MAX(id) FROM practices").fetchone()[0] + 1
+    filler = [
+        IndexedPractice(start + i, 10**6, f"第{i}次志愿服务", None, [], "基层治理", [], "practice", [], [], "", "其他", None)
+        for i in range(300)
+    ]
+    vectors = np.random.default_rng(3).normal(size=(len(filler), embedder.dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    with transaction(library):
+        index.add(library, filler, vectors)
+    real = set(range(start))
+    after = {h.practice_id for h in index.search(library, query, SearchFilters(), limit=1000).hits} & real
+    fresh = {h.practice_id for h in PracticeIndex(embedder).search(library, query, SearchFilters(), limit=1000).hits}
+    assert after == fresh & real
+    assert after - before
