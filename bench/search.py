@@ -5,7 +5,8 @@ the sample corpus' clauses: units, places and numbers are swapped so no two prac
 same. Embedding 100k texts would take hours on two cores, so each clause is embedded once and its
 variants get that vector plus a little Gaussian noise (renormalised): the matrix has the size and
 neighbourhood structure of a real one. Query latency *includes* the query embedding by the model;
-it is measured with the LRU cache of query vectors cold (every query new) and warm (repeated).
+it is measured with the LRU cache of query vectors cold (every query new) and warm (repeated). The
+process's resident memory (now and peak) is printed after each size.
 
 Both encoders run in one pass: the old path (torch fp32) and the service's path (ONNX int8); the
 library's vectors come from the first one named in ``--encoders``. Besides wall times the bench prints
@@ -150,6 +151,16 @@ def latencies(conn, index: PracticeIndex, queries: list[str], filters: SearchFil
     return out
 
 
+def resident_mb() -> tuple[float, float]:
+    """This process's resident memory now and at its peak (VmRSS, VmHWM), in MB."""
+    found = {}
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                found[line[:5]] = int(line.split()[1]) / 1024
+    return found.get("VmRSS", 0.0), found.get("VmHWM", 0.0)
+
+
 def pct(values: list[float], p: float) -> float:
     return float(np.percentile(values, p)) if values else 0.0
 
@@ -162,8 +173,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="比较的编码器，逗号分隔：onnx（int8，服务默认）、torch（fp32 原路径）；库向量取第一个")
     args = parser.parse_args(argv)
 
+    from threadpoolctl import threadpool_limits
+
     from service.mining.embed import load_encoder
 
+    threadpool_limits(1)  # one BLAS thread, as ``jingyan serve`` runs searches
     encoders = {}
     for name in [x.strip() for x in args.encoders.split(",") if x.strip()]:
         t = time.perf_counter()
@@ -211,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
             for name, (wall, cpu) in cold_by.items():
                 print(f"  首次查询（{name} 编码器）{'':<14} p50 {pct(wall, 50):7.1f} ms   p95 {pct(wall, 95):7.1f} ms   "
                       f"CPU p50 {pct(cpu, 50):6.1f} ms  p95 {pct(cpu, 95):6.1f} ms   (n={len(wall)})")
+            rss, peak = resident_mb()
+            print(f"  本进程内存：RSS {rss:.0f} MB，峰值 {peak:.0f} MB（模型{'、'.join(encoders)}，{n} 条向量与检索缓存）")
             print(f"  负载 {' '.join(f'{x:.1f}' for x in os.getloadavg())}（{os.cpu_count()} 核，共享机器时墙钟时间偏高）")
             conn.close()
     return 0

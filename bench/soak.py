@@ -77,6 +77,18 @@ def memory_mb(pid: int | None) -> tuple[float, float, float]:
     return rss, anon, pss
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """CPU time a process has used, its own and its finished children's (0 when gone)."""
+    if not pid:
+        return 0.0
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 def descendants(pid: int) -> list[int]:
     """Every process below ``pid`` (the worker and any parse child it runs)."""
     children: dict[int, list[int]] = {}
@@ -282,9 +294,11 @@ def main(argv: list[str] | None = None) -> int:
             idle = memory.sample()
             uploader = threading.Thread(target=upload, args=(http, load, 1))
             t0 = time.perf_counter()
+            web_cpu = cpu_seconds(proc.pid)
             uploader.start()
             latencies, errors = search_load(str(http.base_url), args.rate, args.seconds, args.timeout,
                                             {"Authorization": http.headers["Authorization"]})
+            web_cpu = cpu_seconds(proc.pid) - web_cpu
             uploader.join()
             counts = wait_idle(http, 3600)
             drained = time.perf_counter() - t0
@@ -297,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {e}")
         print(f"延迟 p50 {pct(latencies, 0.5) * 1000:.1f} ms，p95 {pct(latencies, 0.95) * 1000:.1f} ms，"
               f"p99 {pct(latencies, 0.99) * 1000:.1f} ms，最大 {max(latencies, default=0) * 1000:.0f} ms")
+        print(f"网页进程 CPU：加载期间 {web_cpu:.1f} 秒，每次检索 {web_cpu / max(sent, 1) * 1000:.1f} ms"
+              f"（含接收上传），负载 {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
         print(f"入库：{args.ingest} 篇（长报告 {args.long}）上传后 {drained:.0f} 秒全部处理完；任务 {counts}")
         peak = memory.peak
         print(f"内存 RSS（MB）：网页进程 空闲 {idle['web']:.0f} / 峰值 {peak['web']:.0f} / 结束 {end['web']:.0f}"

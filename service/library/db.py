@@ -24,9 +24,12 @@ def connect(path: Path | str) -> sqlite3.Connection:
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA synchronous=NORMAL")
     # SQLite's default 2 MB page cache makes every fused search re-read the FTS and practice pages
-    # it touches; at 100k practices that alone cost a third of the query time.
+    # it touches; at 100k practices that alone cost a third of the query time. No memory map: every
+    # connection (one per request thread) mapped the file anew, and the pages each one touched
+    # counted again in the resident size (300 MB of a 60 MB library in the web process under load);
+    # with the page cache alone searches at 100k practices took the same CPU.
     conn.execute("PRAGMA cache_size = -65536")
-    conn.execute("PRAGMA mmap_size = 268435456")
+    conn.execute("PRAGMA mmap_size = 0")
     return conn
 
 

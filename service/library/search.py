@@ -37,7 +37,7 @@ import numpy as np
 from service.library import tokenize
 from service.library.db import apply_migrations
 from service.library.synonyms import SynonymTable
-from service.library.vectors import VectorStore, _db_key, _read_generation
+from service.library.vectors import VectorMatrix, VectorStore, _db_key, _read_generation
 from service.mining.practice import passage_text
 
 if TYPE_CHECKING:
@@ -169,6 +169,7 @@ class RankerWeights:
 
 
 FACETS = ("topic", "org", "year", "kind", "doc_kind")
+_BITS = 60  # term tests packed into one SQLite integer by the relevance floor
 
 
 def _one_torch_thread() -> None:
@@ -192,6 +193,7 @@ class PracticeIndex:
         weights: RankerWeights | None = None,
         synonyms: SynonymTable | None = None,
         query_cache_size: int = 1024,
+        verdict_cache_size: int = 128,
     ) -> None:
         self.embedder = embedder
         self.weights = weights or RankerWeights()
@@ -204,6 +206,8 @@ class PracticeIndex:
         self._df_cache: dict[tuple[str, str], int] = {}
         self._df_generation: tuple[str, str] | None = None
         self._browse_cache: dict[tuple, tuple[int, dict[str, dict[str, int]]]] = {}
+        self._verdicts: OrderedDict[tuple, dict[int, bool]] = OrderedDict()
+        self._verdict_cache_size = verdict_cache_size
         # The query is embedded while the lexical rankers run: torch and SQLite both release the GIL.
         self._encoder = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="query-encoder", initializer=_one_torch_thread
@@ -295,12 +299,12 @@ class PracticeIndex:
         where, params = _filter_sql(filters)
         n = conn.execute("SELECT COUNT(*) FROM practice_vectors").fetchone()[0] or _count_practices(conn)
         lists: list[tuple[float, list[int]]] = []
-        pending: Future[np.ndarray] | None = None
+        pending: Future[_VectorScores] | None = None
         if self.embedder is not None and w.vectors > 0:
             text = plan.query
             if w.expand_vector_query and plan.expansions:
                 text = f"{plan.query} {' '.join(plan.expansions)}"
-            pending = self._encoder.submit(self.query_vector, text)
+            pending = self._encoder.submit(self._vector_scores, self.vectors.matrix(conn), text, filters.is_empty())
         bm25_weights = (1.0, w.context_weight)
         if plan.words and w.words > 0:
             stats = self._stats(conn, "practice_words", plan.words, n)
@@ -316,7 +320,7 @@ class PracticeIndex:
             lists.append((w.grams * self._trust(conn, stats, ranking), ranking))
         vouched: set[int] = set()
         if pending is not None:
-            vector_ids, vouched = self._vector_ranking(conn, pending.result(), filters, where, params)
+            vector_ids, vouched = self._vector_ranking(conn, pending.result(), where, params)
             lists.append((w.vectors, vector_ids))
         scores: dict[int, float] = {}
         for weight, ranking in lists:
@@ -340,36 +344,87 @@ class PracticeIndex:
         rest = [pid for pid in ids if pid not in keep]
         if not rest or not total:
             return keep
-        # a synonym in the hit stands for the query words of its trigger (精文减会 covers 减负)
-        triggers = [
-            (set(tokenize.words(t)) | {t.lower()}, {e.lower() for e in more})
-            for t, more in self.synonyms.expansions.items()
-            if t in plan.query
-        ] if self.weights.expand else []
-        ctx_weight = self.weights.floor_context
-        for pid, body, context in conn.execute(
-            "SELECT rowid, body, context FROM practice_words WHERE rowid IN (SELECT value FROM json_each(?))",
-            (json.dumps(rest),),
-        ):
-            own = self._covered(idf, triggers, body)
-            around = self._covered(idf, triggers, f"{body} {context}") - own if ctx_weight else set()
-            mass = sum(idf[t] for t in own) + ctx_weight * sum(idf[t] for t in around)
-            if mass / total >= self.weights.floor_coverage:
-                keep.add(pid)
-        return keep
+        # A hit's verdict holds until the index changes: repeated and paged queries, and the same
+        # query under another filter, test only hits not seen before.
+        w = self.weights
+        key = (_db_key(conn), _read_generation(conn), n, plan.query, w.expand, w.floor_coverage, w.floor_context)
+        with self._cache_lock:
+            verdicts = self._verdicts.get(key)
+            if verdicts is None:
+                verdicts = self._verdicts[key] = {}
+                while len(self._verdicts) > self._verdict_cache_size:
+                    self._verdicts.popitem(last=False)
+            else:
+                self._verdicts.move_to_end(key)
+            known = {pid: verdicts[pid] for pid in rest if pid in verdicts}
+        keep.update(pid for pid, verdict in known.items() if verdict)
+        rest = [pid for pid in rest if pid not in known]
+        if not rest:
+            return keep
+        terms = list(idf)
+        # a synonym in the hit stands for the query words of its trigger (精文减会 covers 减负): a hit
+        # holding any of a trigger's expansions as a whole indexed word has that trigger's query words
+        triggers: list[tuple[int, list[str]]] = []
+        for trigger, more in self.synonyms.expansions.items() if w.expand else ():
+            if trigger not in plan.query:
+                continue
+            stands_for = set(tokenize.words(trigger)) | {trigger.lower()}
+            mask = sum(1 << i for i, term in enumerate(terms) if term in stands_for)
+            # an indexed word never holds a space, so such an expansion can never be one
+            words = [e for e in {e.lower() for e in more} if e and not any(c.isspace() for c in e)]
+            if mask and words:
+                triggers.append((mask, words))
+        # SQLite tests every hit for every term in one pass and returns one bit per query word found
+        # in its text (报到 inside 吹哨报到 counts, whatever pieces the segmenter emitted when it was
+        # indexed) and one per trigger whose expansion is one of its words: first in the practice's
+        # own words (b), then in those and its context (s); Python sums the IDF shares.
+        tests: list[str] = []
+        args: list[Any] = []
+        for col in ("b", "s"):
+            tests += [f"instr({col}, ?) > 0" for _ in terms]
+            args += terms
+            for _, more in triggers:
+                tests.append("(" + " OR ".join(f"instr({col}, ?) > 0" for _ in more) + ")")
+                args += [f" {e} " for e in more]
+        # SQLite integers hold 64 bits: one column per 60 tests
+        columns = [
+            " | ".join(f"(({test}) << {i})" for i, test in enumerate(tests[start : start + _BITS]))
+            for start in range(0, len(tests), _BITS)
+        ]
+        # MATERIALIZED: each hit's text is joined once, not once per test
+        rows = conn.execute(
+            "WITH hit(id, b, s) AS MATERIALIZED (SELECT id, ' ' || c0 || ' ', ' ' || c0 || ' ' || c1 || ' ' "
+            f"FROM practice_words_content WHERE id IN (SELECT value FROM json_each(?))) SELECT id, {', '.join(columns)} FROM hit",
+            [json.dumps(rest), *args],
+        )
+        width = len(terms) + len(triggers)
+        word_bits = (1 << len(terms)) - 1
 
-    @staticmethod
-    def _covered(idf: dict[str, float], triggers: list[tuple[set[str], set[str]]], text: str) -> set[str]:
-        """The query words ``text`` holds; a synonym in it stands for its trigger's words."""
-        # a query word inside a longer indexed word counts (报到 in 吹哨报到), whatever pieces the
-        # segmenter emitted for that word when the practice was indexed
-        have = {t for t in idf if t in text}
-        if triggers:
-            tokens = set(text.split())
-            for words, more in triggers:
-                if not more.isdisjoint(tokens):
-                    have |= words
-        return have & idf.keys()
+        def words_held(bits: int) -> int:
+            have = bits & word_bits
+            for j, (mask, _) in enumerate(triggers):
+                if bits >> (len(terms) + j) & 1:
+                    have |= mask
+            return have
+
+        def mass(have: int) -> float:
+            return sum(v for i, v in enumerate(idf.values()) if have >> i & 1)
+
+        passes: dict[tuple[int, int], bool] = {}
+        found_verdicts: dict[int, bool] = {}
+        for pid, *parts in rows:
+            found = sum(part << (_BITS * k) for k, part in enumerate(parts))
+            own = words_held(found & ((1 << width) - 1))
+            around = words_held(found >> width) & ~own
+            verdict = passes.get((own, around))
+            if verdict is None:
+                share = (mass(own) + w.floor_context * mass(around)) / total
+                verdict = passes[(own, around)] = share >= w.floor_coverage
+            found_verdicts[pid] = verdict
+        with self._cache_lock:
+            verdicts.update(found_verdicts)
+        keep.update(pid for pid, verdict in found_verdicts.items() if verdict)
+        return keep
 
     def _stats(self, conn: sqlite3.Connection, table: str, terms: list[str], n: int) -> _TermStats:
         """Document frequencies of ``terms``, memoised until the index changes.
@@ -460,27 +515,45 @@ class PracticeIndex:
                 self._query_cache.popitem(last=False)
         return vec
 
-    def _vector_ranking(
-        self, conn: sqlite3.Connection, query_vec: np.ndarray, filters: SearchFilters, where: str, params: list[Any]
-    ) -> tuple[list[int], set[int]]:
-        """The ``depth`` nearest practices within the filters, best first, and the practices whose meaning
-        alone answers the query: among the ``floor_vector_max`` nearest of the whole library, within
-        ``floor_margin`` of the best and above ``floor_cosine`` (e5 cosines crowd together)."""
+    def _vector_scores(self, vm: VectorMatrix, text: str, unfiltered: bool) -> _VectorScores:
+        """Encode the query and score it against every practice; run on the encoder thread while the
+        lexical rankers query SQLite, since both the model and the matrix product release the GIL.
+
+        Also finds the practices whose meaning alone answers the query: among the ``floor_vector_max``
+        nearest of the whole library, within ``floor_margin`` of the best and above ``floor_cosine``
+        (e5 cosines crowd together). Without a filter the ranking is the library's ``depth`` nearest,
+        whose head is those ``floor_vector_max``."""
         w = self.weights
-        vm = self.vectors.matrix(conn)
+        query_vec = self.query_vector(text)
         if not len(vm):
-            return [], set()
+            return _VectorScores(vm, None, [], set())
         scores = vm.matrix @ query_vec
+        ranking: list[int] = []
+        near: list[int] = []
+        near_scores: list[float] = []
+        if unfiltered:
+            ranking, ranked_scores = _top_ids(vm.ids, scores, max(w.depth, w.floor_vector_max))
+            near, near_scores = ranking[: w.floor_vector_max], ranked_scores[: w.floor_vector_max]
+            ranking = ranking[: w.depth]
+        elif w.floor:
+            near, near_scores = _top_ids(vm.ids, scores, w.floor_vector_max)
         vouched: set[int] = set()
         if w.floor:
-            near, near_scores = _top_ids(vm.ids, scores, w.floor_vector_max)
             bar = max(w.floor_cosine, near_scores[0] - w.floor_margin) if near_scores else 1.0
             vouched = {pid for pid, c in zip(near, near_scores, strict=True) if c >= bar}
-        if not filters.is_empty():
-            allowed = _filtered_ids(conn, where, params)
-            scores = np.where(np.isin(vm.ids, allowed), scores, -np.inf)
-        ids, _ = _top_ids(vm.ids, scores, w.depth)
-        return ids, vouched
+        return _VectorScores(vm, None if unfiltered else scores, ranking, vouched)
+
+    def _vector_ranking(
+        self, conn: sqlite3.Connection, scored: _VectorScores, where: str, params: list[Any]
+    ) -> tuple[list[int], set[int]]:
+        """The ``depth`` nearest practices within the filters, best first, and the practices whose meaning
+        alone answers the query (see :meth:`_vector_scores`)."""
+        if scored.scores is None:
+            return scored.ranking, scored.vouched
+        allowed = _filtered_ids(conn, where, params)
+        scores = np.where(np.isin(scored.matrix.ids, allowed), scored.scores, -np.inf)
+        ids, _ = _top_ids(scored.matrix.ids, scores, self.weights.depth)
+        return ids, scored.vouched
 
     def similar(
         self, conn: sqlite3.Connection, practice_id: int, limit: int = 10, other_documents: bool = True
@@ -565,6 +638,16 @@ class PracticeIndex:
                 self._browse_cache.clear()
             self._browse_cache[key] = value
         return value
+
+
+@dataclass
+class _VectorScores:
+    """The query's cosine to every row of one matrix snapshot, or, without a filter, just its ranking."""
+
+    matrix: VectorMatrix
+    scores: np.ndarray | None
+    ranking: list[int]
+    vouched: set[int]
 
 
 @dataclass

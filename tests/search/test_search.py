@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from service.library.search import PracticeIndex, SearchFilters
@@ -156,3 +157,77 @@ def test_query_words_found_only_around_a_practice_count_for_less(library, embedd
     for pid, text in zip(sorted(full), texts(library, sorted(full)), strict=True):
         if all(w in text for w in words):
             assert pid in half, text
+
+
+@pytest.mark.parametrize(
+    ("query", "via_synonym"), [("下沉社区", True), ("学习制度", True), ("吹哨报到", False), ("老同志发挥余热", True)]
+)
+def test_the_relevance_floor_keeps_the_hits_holding_most_of_the_query_or_a_synonym_of_it(library, query, via_synonym):
+    """Without the model, a hit answers when its own words hold 70 % of the query's IDF mass, a word found
+    only in its context counting half, and a synonym in the hit standing for the query words of its
+    trigger (双报到 for 下沉)."""
+    from service.library import tokenize
+    from service.library.search import RankerWeights
+
+    floored = PracticeIndex(None)
+    w = floored.weights
+    everything = PracticeIndex(None, RankerWeights(floor=False))
+    ranked = [h.practice_id for h in everything.search(library, query, SearchFilters(), limit=1000).hits]
+    n = library.execute("SELECT COUNT(*) FROM practices").fetchone()[0]
+    idf = floored._stats(library, "practice_words", floored.plan(query).words, n).idf()
+    total = sum(idf.values())
+    triggers = [
+        (set(tokenize.words(t)) | {t.lower()}, {e.lower() for e in more})
+        for t, more in floored.synonyms.expansions.items()
+        if t in query
+    ]
+
+    def held(text: str, synonyms: bool = True) -> set[str]:
+        have = {t for t in idf if t in text}
+        for words, more in triggers if synonyms else ():
+            if more & set(text.split()):
+                have = have | (words & idf.keys())
+        return have
+
+    def passes(own: set[str], around: set[str]) -> bool:
+        share = sum(idf[t] for t in own) + w.floor_context * sum(idf[t] for t in around - own)
+        return share >= w.floor_coverage * total
+
+    expected, by_synonym = set(), set()
+    for pid in ranked:
+        body, context = library.execute(
+            "SELECT body, context FROM practice_words WHERE rowid = ?", (pid,)
+        ).fetchone()
+        if passes(held(body), held(f"{body} {context}")):
+            expected.add(pid)
+            if not passes(held(body, False), held(f"{body} {context}", False)):
+                by_synonym.add(pid)
+    page = floored.search(library, query, SearchFilters(), limit=1000)
+    assert 0 < page.total < len(ranked)
+    assert bool(by_synonym) == via_synonym
+    assert {h.practice_id for h in page.hits} == expected
+    assert [h.practice_id for h in page.hits] == [pid for pid in ranked if pid in expected]
+
+
+def test_answers_follow_the_index_when_it_changes(library, index, embedder):
+    """Once 志愿服务 fills the library it says little, and hits holding the query's other words answer
+    党员志愿服务; an index that has searched before (its answers memoised) answers exactly as a fresh one."""
+    from service.library.search import IndexedPractice
+    from service.library.store import transaction
+
+    query = "党员志愿服务"
+    before = {h.practice_id for h in index.search(library, query, SearchFilters(), limit=1000).hits}
+    start = library.execute("SELECT MAX(id) FROM practices").fetchone()[0] + 1
+    filler = [
+        IndexedPractice(start + i, 10**6, f"第{i}次志愿服务", None, [], "基层治理", [], "practice", [], [], "", "其他", None)
+        for i in range(300)
+    ]
+    vectors = np.random.default_rng(3).normal(size=(len(filler), embedder.dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    with transaction(library):
+        index.add(library, filler, vectors)
+    real = set(range(start))
+    after = {h.practice_id for h in index.search(library, query, SearchFilters(), limit=1000).hits} & real
+    fresh = {h.practice_id for h in PracticeIndex(embedder).search(library, query, SearchFilters(), limit=1000).hits}
+    assert after == fresh & real
+    assert after - before
