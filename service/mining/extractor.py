@@ -64,8 +64,6 @@ ON_BEHALF_RE = re.compile(
 )
 HEADING_UNIT_RE = re.compile(r"^[（(【]?(?P<unit>[\u4e00-\u9fffXＸ×*]{2,24}?)[）)】]?[：:]")
 # How a report names its own body without its proper name: 医院党委, 集团公司党委, 学校, 该院.
-# 我校马克思主义学院党委: a body named from inside its parent, which is the document's subject.
-SELF_PREFIX_RE = re.compile(r"(?:我|本)(?:校|院|局|委|厅|部|所|公司|集团|中心)(?=\S{2})")
 SELF_NAME_RE = re.compile(r"(?:该|本|我|全)?(?:医院|院|学校|校|学院|公司|集团公司|集团|单位|中心)(?:党委|党总支|党支部|党组)?")
 STORY_LEDE_RE = re.compile(r"^(?:近日|日前|如今|眼下|走进|来到|记者|笔者)")
 GENERIC_LEADS = ("各", "部分", "全体", "广大", "有关", "相关", "一些", "有的")
@@ -543,8 +541,6 @@ class Extractor:
         subject = ctx.subject
         if subject and SELF_NAME_RE.fullmatch(name):
             return subject
-        if subject and (m := SELF_PREFIX_RE.match(name)):
-            return subject + name[m.end():]
         if subject and subject.endswith(("市", "县", "区", "州", "旗")) and name != subject and name.endswith(subject):
             return subject
         return name
