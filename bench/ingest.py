@@ -85,7 +85,6 @@ def stage_times(library: Library, data: bytes, filename: str) -> dict[str, tuple
     from service import mining
     from service.intake import parse_bytes
     from service.library import dedupe
-    from service.library.ingest import indexed_practice
 
     out: dict[str, tuple[float, float]] = {}
 
@@ -96,9 +95,8 @@ def stage_times(library: Library, data: bytes, filename: str) -> dict[str, tuple
         return result
 
     doc = timed("parse", lambda: parse_bytes(data, filename, library.settings))
-    practices = timed("mine", lambda: mining.extract(doc))
-    items = [indexed_practice(p, 0, doc, None) for p in practices]
-    timed("embed", lambda: library.index.embed(items))
+    # as ingest runs it: the extractor embeds each practice once, for its topic and for search
+    timed("mine+embed", lambda: mining.extract(doc, library.index.embedder))
     timed(
         "near-dup",
         lambda: dedupe.find_near_duplicate(library.db.conn(), doc.text, dedupe.signature(doc.text)),
