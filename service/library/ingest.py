@@ -97,10 +97,8 @@ class Ingestor:
         self._stage(job_id, "embedding", 0.6)
         year = store.year_of(doc.date)
         items = [indexed_practice(p, 0, doc, year) for p in practices]
-        vectors = None
-        if items:
-            held = [p.vector for p in practices]
-            vectors = np.stack(held) if all(v is not None for v in held) else self.index.embed(items)
+        # with an encoder every practice carries its vector; without one search is lexical only
+        vectors = np.stack([p.vector for p in practices]) if items and self.index.embedder is not None else None
         signature = dedupe.signature(doc.text)
 
         self._stage(job_id, "indexing", 0.9)

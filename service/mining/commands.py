@@ -33,15 +33,14 @@ def _extract(args: argparse.Namespace) -> int:
 def _encoder(args: argparse.Namespace):  # noqa: ANN202 - the encoder type is imported lazily
     """The service's encoder, so topics read passage vectors as they do on ingest; None when
     ``--text-only`` is given or the model is not built (said on stderr)."""
-    from service.mining.embed import ModelNotBuiltError, load_encoder
+    from service.mining.embed import encoder_if_built
 
     if getattr(args, "text_only", False):
         return None
-    try:
-        return load_encoder(Settings.from_env())
-    except ModelNotBuiltError as exc:
-        print(f"未加载编码器（{exc}），主题只按文字判断", file=sys.stderr)
-        return None
+    encoder = encoder_if_built(Settings.from_env())
+    if encoder is None:
+        print("未加载编码器（模型尚未构建，请运行 make setup），主题只按文字判断", file=sys.stderr)
+    return encoder
 
 
 def _print_practices(doc, practices, as_json: bool) -> None:  # noqa: ANN001

@@ -69,6 +69,14 @@ def load_encoder(settings: Settings | None = None, encoder: str | None = None) -
     raise ValueError(f"未知的编码器设置 JINGYAN_ENCODER={choice!r}，可选：{'、'.join(ENCODERS)}")
 
 
+def encoder_if_built(settings: Settings | None = None) -> Embedder | OnnxEmbedder | None:
+    """:func:`load_encoder`, or None when the chosen model has not been built (callers then read text alone)."""
+    try:
+        return load_encoder(settings)
+    except ModelNotBuiltError:
+        return None
+
+
 class Embedder:
     """Encodes texts with e5's prompts: ``query: `` for searches, ``passage: `` for stored texts."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 TOPICS = (
@@ -45,7 +45,7 @@ class Practice:
     vector: Any = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        d = asdict(replace(self, vector=None))  # asdict would deep-copy the vector only to drop it
         d["span"] = list(self.span)
         d.pop("vector")
         return d

@@ -140,23 +140,15 @@ def train(path: Path | None = None, encoder: Any = None) -> TopicClassifier:
     texts, labels = load_training_data()
     gold_texts, gold_labels, gold_passages = gold_clauses()
     if encoder is None:
-        encoder = _built_encoder()
+        from service.mining.embed import encoder_if_built
+
+        encoder = encoder_if_built()
     vectors = None
     if encoder is not None:
         vectors = encoder.encode(texts + gold_passages, query=False)
     clf = TopicClassifier().fit(texts + gold_texts, labels + gold_labels, vectors)
     clf.save(path or resources.TOPIC_MODEL_PATH)
     return clf
-
-
-def _built_encoder() -> Any:
-    """The service's encoder, or None when its model has not been built yet."""
-    from service.mining.embed import ModelNotBuiltError, load_encoder
-
-    try:
-        return load_encoder()
-    except ModelNotBuiltError:
-        return None
 
 
 _model: TopicClassifier | None = None
