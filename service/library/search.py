@@ -320,6 +320,11 @@ class PracticeIndex:
             lists.append((w.grams * self._trust(conn, stats, ranking), ranking))
         vouched: set[int] = set()
         if pending is not None:
+            if w.floor and not pending.done():
+                # While the query is still being encoded, test the lexical hits against the floor: every one
+                # of them is in the fused list, and the verdicts are memoised, so the test after fusion only
+                # looks at hits that the vectors alone brought.
+                self._answers(conn, plan, list(dict.fromkeys(pid for _, ranking in lists for pid in ranking)), set(), n)
             vector_ids, vouched = self._vector_ranking(conn, pending.result(), where, params)
             lists.append((w.vectors, vector_ids))
         scores: dict[int, float] = {}
