@@ -45,8 +45,15 @@ LABEL_STOPWORDS = frozenset(
     " 等等 党员干部 干部 切实 有效 不断 主要 相关 各项 组建 建立健全 从严 推行 实行 倡导 举办 中央 项目 问题"
     " 方面 情况 特色 重点 作用 地区 发展 提高 内容 形式 方式 全省 全县 全区 全国".split()
 )
+# A name or keyword labels a group when at least 1 / LABEL_SHARE of its members carry it.
+LABEL_SHARE = 4
 # jieba tags of words that name a place, a person, a body, a time or a number: never a group's label
 NOT_CONCEPT_FLAGS = ("ns", "nr", "nt", "t", "m", "q", "r", "p", "c", "u", "d")
+# Endings of nouns that name people (统计员, 候选人, 总书记), bodies (市政府, 领导小组) or a quality (系统性):
+# such a word is not a kind of practice unless the domain's own word lists hold it (第一书记)
+NOT_CONCEPT_ENDINGS = (
+    "员", "人", "者", "家", "书记", "主任", "政府", "小组", "委员会", "办公室", "机关", "性",
+)
 
 
 # Two practices of the same unit in the same document are that unit's different measures, not the
@@ -328,12 +335,18 @@ def group_label(
 ) -> str:
     """A short Chinese label, the first that fits: the name most members share, the finer topic tag
     most members carry (学习制度), the keyword most members share, else their most telling shared words.
-    Unit names never label a group: a group is a kind of practice, across units."""
+    Unit names never label a group: a group is a kind of practice, across units. A shared name or
+    keyword labels the group only when at least a quarter of its members carry it: two of a hundred
+    sentences quoting “十二五” do not make the other ninety-eight about it."""
     size = len(names)
+
+    def describes(count: int) -> bool:
+        return count >= 2 and count * LABEL_SHARE >= size
+
     named = Counter(n for n in names if n)
     if named:
         name, count = named.most_common(1)[0]
-        if count >= 2 or size == 1:
+        if describes(count) or size == 1:
             return name
     if tags:
         tag, count = Counter(tags).most_common(1)[0]
@@ -348,7 +361,7 @@ def group_label(
         kw = Counter(k for ks in keywords for k in set(ks) if usable(k))
         if kw:
             word, count = kw.most_common(1)[0]
-            if count >= 2:
+            if describes(count):
                 return word
     counts: Counter[str] = Counter()
     for ws in word_sets:
@@ -361,7 +374,13 @@ def group_label(
     shared = [w for w in shared if not any(w != o and w in o for o in shared)]
     df = doc_freq(shared)
     scored = sorted(shared, key=lambda w: (-(counts[w] * math.log(1 + total / (1 + df.get(w, 0)))), w))
-    return "".join(scored[:max_words])
+    # a further word joins the label only when it goes with the first in the same members (网格 + 党支部),
+    # never two unrelated words (人才 + 孩子) each common in a different part of a broad group
+    label = scored[:1]
+    for w in scored[1:max_words]:
+        if describes(sum(1 for ws in word_sets if w in ws and all(x in ws for x in label))):
+            label.append(w)
+    return "".join(label)
 
 
 def _json_list(value: str | None) -> list[str]:
@@ -373,34 +392,38 @@ def _json_list(value: str | None) -> list[str]:
 
 
 @lru_cache(maxsize=1)
-def _known_concepts() -> frozenset[str]:
-    """The domain's concept words: the dictionary, the taxonomy's cues and the synonym table."""
+def _known_concepts() -> tuple[frozenset[str], frozenset[str]]:
+    """The domain's concept words: the dictionary's fixed terms and the taxonomy's tags, then the words
+    that point to a topic (the taxonomy's cues, the synonym table), which include verbs (化解, 代办)."""
     from service.library.synonyms import SynonymTable
     from service.mining import resources
 
-    words = set(resources.domain_terms())
+    terms = set(resources.domain_terms())
+    cues: set[str] = set(SynonymTable.load().terms())
     for topic in resources.taxonomy()["topics"]:
-        words.update(topic.get("cues", []))
-        words.update(topic.get("heading_cues", []))
+        cues.update(topic.get("cues", []))
+        cues.update(topic.get("heading_cues", []))
         for tag in topic.get("tags", []):
-            words.add(tag["tag"])
-            words.update(tag["cues"])
-    words.update(SynonymTable.load().terms())
-    return frozenset(words)
+            terms.add(tag["tag"])
+            cues.update(tag["cues"])
+    return frozenset(terms), frozenset(cues - terms)
 
 
 @lru_cache(maxsize=4096)
 def is_concept(word: str) -> bool:
     """Whether ``word`` can name a kind of practice: a concept of the domain, or a longer common noun
-    (老年食堂); never a place, a person, a body, a time or a fragment (提高中西部, 腹地)."""
+    (老年食堂); never a place, a person, a body, a time, an action or a fragment (提高中西部, 腹地, 化解)."""
     from service.mining import resources
 
-    if word in _known_concepts():
+    terms, cues = _known_concepts()
+    if word in terms:
         return True
-    if len(word) < 3:
-        return False
     _, pos = resources.tokenizers()
     tokens = list(pos.cut(word))
+    if word in cues:
+        return not (len(tokens) == 1 and tokens[0].flag == "v")
+    if len(word) < 3 or word.endswith(NOT_CONCEPT_ENDINGS):
+        return False
     return len(tokens) == 1 and tokens[0].flag.startswith(("n", "vn")) and not tokens[0].flag.startswith(NOT_CONCEPT_FLAGS)
 
 

@@ -78,7 +78,21 @@ def test_a_group_is_labelled_by_a_concept_never_by_a_place_or_a_fragment():
     assert label == "网格党建"
     no_tags = group_label([None, None], words, lambda terms: {t: 1 for t in terms}, 100)
     assert no_tags == "网格党支部"
-    for fragment in ("咸阳", "秦都区", "提高中西部", "是中西部", "腹地", "中华人民共和国教育部政府门户网站"):
+    for fragment in ("咸阳", "秦都区", "提高中西部", "是中西部", "腹地", "中华人民共和国教育部政府门户网站",
+                     "市政府", "领导小组", "统计员", "候选人", "总书记", "系统性", "化解", "成立"):
         assert not is_concept(fragment), fragment
     for concept in ("老年食堂", "吹哨报到", "学习制度", "党员积分"):
         assert is_concept(concept), concept
+
+
+def test_a_name_labels_a_group_only_when_it_describes_a_good_share_of_it():
+    from service.library.groups import group_label
+
+    def label(names: list[str | None]) -> str:
+        words = [{"重大项目", "基础设施"} for _ in names]
+        return group_label(names, words, lambda terms: {t: 1 for t in terms}, 100)
+
+    # two of twenty sentences quote “十二五”: the rest are not about it, their shared words label the group
+    assert label(["“十二五”", "“十二五”", *[None] * 18]) in ("重大项目基础设施", "基础设施重大项目")
+    # three of eight share the name “日读一文、周写千字”: that is what the group is
+    assert label(["“日读一文、周写千字”"] * 3 + [None] * 5) == "“日读一文、周写千字”"
