@@ -142,6 +142,12 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         embedder = load_embedder(settings)
         load_s = time.perf_counter() - t0
+        # as the service's worker process does when it starts: throughput below is the steady state
+        from service.mining import default_extractor
+
+        t0 = time.perf_counter()
+        default_extractor()
+        extractor_s = time.perf_counter() - t0
         library = Library(settings, embedder)
 
         t0, c0 = time.perf_counter(), time.process_time()
@@ -185,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(f"model load            {load_s:6.1f} s   (encoder: {getattr(embedder, 'name', 'none')})")
+        print(f"extractor load        {extractor_s:6.1f} s   (at worker start, before the first job)")
         print(
             f"sample corpus         {n} files in {corpus_s:.1f} s = {n / corpus_s * 3600:,.0f} docs/hour"
             f" ({corpus_cpu:.1f} s CPU in this process)"

@@ -89,6 +89,11 @@ def main() -> int:
 
     library = Library(settings)
     library.set_embedder(load_embedder(settings))
+    # The extractor (jieba, the unit tables, the clause and topic models) loads now rather than
+    # inside the first upload's job, which would otherwise wait seconds for it.
+    from service.mining import default_extractor
+
+    default_extractor()
     trim = _malloc_trim()
 
     def run_job(job: Any) -> None:
