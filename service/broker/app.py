@@ -8,12 +8,17 @@ the job stays queued and the web process sends it again when it starts.
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from celery import Celery
 
 from service.config import Settings, StartRefused
+from service.library.jobs import JobQueue
 from service.library.library import redact
+
+log = logging.getLogger(__name__)
 
 INGEST_TASK = "jingyan.ingest"
 DIGEST_TASK = "jingyan.digests"
@@ -74,6 +79,35 @@ def check_broker(app: Celery, timeout_s: float = 5.0) -> None:
             f"无法连接 JINGYAN_BROKER_URL={redact(url)}（{type(exc).__name__}: {exc}）。"
             "请确认 Redis 已启动且地址正确；不设置 JINGYAN_BROKER_URL 则在服务进程内处理。"
         ) from exc
+
+
+class StrandedJobs:
+    """Sends again the jobs queued in the database that the broker no longer holds a message for.
+
+    Redis keeps nothing on disk here, so a restart of it empties the queue. When the ingest queue is
+    empty every job still queued a while has lost its message (a worker takes a message only when
+    free, and marks its job running at once); a job sent twice meanwhile costs one read.
+    """
+
+    def __init__(self, app: Celery, queue: JobQueue, min_age_s: float = 30.0) -> None:
+        self.app = app
+        self.queue = queue
+        self.min_age_s = min_age_s
+
+    def __call__(self) -> int:
+        """Re-send stranded jobs; how many were sent."""
+        if self.queue.dispatch is None:
+            return 0
+        with self.app.connection_for_write() as conn:
+            if conn.default_channel.client.llen(INGEST_QUEUE):
+                return 0
+        before = datetime.now(UTC) - timedelta(seconds=self.min_age_s)
+        stranded = self.queue.queued_before(before.isoformat(timespec="seconds"))
+        for job_id in stranded:
+            self.queue.dispatch(job_id)
+        if stranded:
+            log.warning("%d queued jobs had no message in the broker; sent again", len(stranded))
+        return len(stranded)
 
 
 class TaskDispatch:

@@ -44,7 +44,7 @@ def _worker(args: argparse.Namespace) -> int:
 
     from service.broker.tasks import WorkerRuntime, install
 
-    runtime = WorkerRuntime(settings)  # the model loads here, once for every task of this process
+    runtime = WorkerRuntime(app, settings)  # the model loads here, once for every task of this process
     install(app, runtime)
     runtime.start()
     try:

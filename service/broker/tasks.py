@@ -12,7 +12,7 @@ import logging
 
 from celery import Celery
 
-from service.broker.app import DIGEST_TASK, INGEST_TASK
+from service.broker.app import DIGEST_TASK, INGEST_TASK, StrandedJobs
 from service.config import Settings
 from service.digest.runner import RunReport, run_due, runner_for
 from service.library.jobs import LeaseKeeper, run_one, worker_name
@@ -24,15 +24,16 @@ log = logging.getLogger(__name__)
 class WorkerRuntime:
     """One per worker process: the library with its model loaded once, and the lease keeper of its jobs."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, app: Celery, settings: Settings) -> None:
         self.library = open_worker_library(settings)
         self.run_job = ingest_handler(self.library)
         self.owner = worker_name()
-        self.leases = LeaseKeeper(self.library.queue, self.owner)
+        self.leases = LeaseKeeper(self.library.queue, self.owner, sweep=StrandedJobs(app, self.library.queue))
         self.digests = runner_for(settings)
 
     def start(self) -> None:
-        """Start renewing leases; jobs of workers that died are queued again now and every 15 s."""
+        """Start renewing leases. Jobs of workers that died are queued again now and every 15 s, and
+        jobs whose message the broker lost are sent again every 15 s."""
         self.leases.start()
 
     def stop(self) -> None:

@@ -293,6 +293,13 @@ class JobQueue:
             )
         return self.row(row["id"])
 
+    def queued_before(self, stamp: str) -> list[str]:
+        """Ids of the jobs queued, and not touched since, at or before ``stamp`` (an ``updated_at`` value)."""
+        rows = self.db.conn().execute(
+            "SELECT id FROM jobs WHERE status='queued' AND updated_at <= ? ORDER BY created_at, rowid", (stamp,)
+        )
+        return [r["id"] for r in rows]
+
     def take(self, job_id: str, owner: str) -> sqlite3.Row | None:
         """Claim ``job_id`` for ``owner`` as a broker's message asks; ``None`` when there is nothing to do.
 
@@ -360,13 +367,21 @@ def run_one(queue: JobQueue, handler: JobHandler, job: sqlite3.Row) -> None:
 class LeaseKeeper:
     """A thread renewing ``owner``'s leases and taking back the jobs of workers that died, every LEASE_S / 6.
 
-    It takes back dead workers' jobs once as it starts, so a worker starting after a crash resumes them.
+    It takes back dead workers' jobs once as it starts, so a worker starting after a crash resumes
+    them. ``sweep``, when given, runs on every tick too (a Celery worker re-sends stranded jobs).
     """
 
-    def __init__(self, queue: JobQueue, owner: str, interval_s: float = LEASE_S / 6) -> None:
+    def __init__(
+        self,
+        queue: JobQueue,
+        owner: str,
+        interval_s: float = LEASE_S / 6,
+        sweep: Callable[[], object] | None = None,
+    ) -> None:
         self.queue = queue
         self.owner = owner
         self.interval_s = interval_s
+        self.sweep = sweep
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -389,6 +404,11 @@ class LeaseKeeper:
                 self.queue.resume_interrupted()
             except sqlite3.Error:
                 log.exception("could not renew job leases")
+            if self.sweep is not None:
+                try:
+                    self.sweep()
+                except Exception:  # a broker out of reach for a moment: the next tick tries again
+                    log.exception("job sweep failed")
 
 
 class Worker:

@@ -13,13 +13,9 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
-
-import pytest
-import redis
 
 from service.config import REPO_ROOT
 from service.digest import subscriptions as subs
@@ -28,8 +24,6 @@ from tests.digest.servers import MailServer
 from tests.library.conftest import SAMPLES
 from tests.library.test_kill_resume import free_port, start_service
 
-REDIS_DB = 13  # this test's own database on the shared Redis
-BROKER_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
 TICK_S = 3.0
 LONG_REPORT = "gwr-national__03.txt"  # a long report: the job a worker is killed in the middle of
 PARTY_TEXTS = sorted(
@@ -53,14 +47,6 @@ def short_documents(count: int) -> list[tuple[str, bytes]]:
                 if len(out) == count:
                     return out
     raise AssertionError(f"the samples give only {len(out)} short documents")
-
-
-@pytest.fixture
-def broker() -> Iterator[str]:
-    client = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
-    client.flushdb()
-    yield BROKER_URL
-    client.flushdb()
 
 
 def spawn(command: str, data: Path, env: dict[str, str], log: Path) -> subprocess.Popen:
@@ -99,12 +85,12 @@ def subscribe_next_slot(db_path: Path, email: str) -> datetime:
     return slot
 
 
-def test_two_workers_and_beat_survive_a_killed_worker(tmp_path, broker):
+def test_two_workers_and_beat_survive_a_killed_worker(tmp_path, broker_url):
     data = tmp_path / "data"
     mail = MailServer()
     mail.start()
     env = {
-        "JINGYAN_BROKER_URL": broker,
+        "JINGYAN_BROKER_URL": broker_url,
         "JINGYAN_DATA_DIR": str(data),
         "JINGYAN_SMTP_HOST": "127.0.0.1",
         "JINGYAN_SMTP_PORT": str(mail.port),
