@@ -105,7 +105,7 @@ class JobQueue:
         for job_id in job_ids:
             try:
                 self.dispatch(job_id)
-            except Exception:  # the job stays queued; the web process sends it again when it starts
+            except Exception:  # the job stays queued: the workers' sweep or the next start of serve sends it again
                 log.exception("could not hand job %s to the broker", job_id)
 
     def dispatch_queued(self) -> int:
