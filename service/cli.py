@@ -7,13 +7,15 @@ import sys
 
 from service.api import commands as api_commands
 from service.auth import commands as auth_commands
+from service.broker import commands as broker_commands
+from service.config import StartRefused
 from service.digest import commands as digest_commands
 from service.intake import commands as intake_commands
 from service.library import commands as library_commands
 from service.library import search_commands
 from service.mining import commands as mining_commands
 
-STAGES = (intake_commands, mining_commands, library_commands, search_commands, api_commands, digest_commands, auth_commands)
+STAGES = (intake_commands, mining_commands, library_commands, search_commands, api_commands, broker_commands, digest_commands, auth_commands)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except StartRefused as exc:  # a wrong database or broker URL stops every command, never falls back
+        print(f"拒绝启动：{exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -13,6 +13,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SECRET_KEY = "jingyan-dev-secret"
 
 
+class StartRefused(RuntimeError):
+    """A setting makes start-up impossible (a database or broker that cannot be used); the message says which."""
+
+
 def _env(name: str, default: str) -> str:
     return os.environ.get(f"JINGYAN_{name}", default)
 
@@ -23,6 +27,8 @@ class Settings:
 
     data_dir: Path = Path("data")
     database_url: str = ""  # empty: SQLite file inside data_dir
+    # A Redis URL turns on Celery: `jingyan worker` processes ingest and `jingyan beat` schedules digests.
+    broker_url: str = ""
     model_dir: Path = REPO_ROOT / "models" / "build" / "e5-small"
     # Which encoder embeds practices and queries: "onnx" (int8 ONNX Runtime, no torch in the process)
     # or "torch" (the fp32 sentence-transformers folder, kept for comparison and re-checks).
@@ -59,6 +65,7 @@ class Settings:
     # Digests: the zone send_at times are read in, and whether the in-process scheduler runs.
     digest_timezone: str = "Asia/Shanghai"
     digest_scheduler: bool = True
+    digest_tick_s: float = 60.0  # how often the scheduler (or Celery beat) looks for due digests
     # Webhooks may reach loopback, private and link-local addresses only when this is set (intranet receivers).
     webhook_allow_private: bool = False
 
@@ -69,6 +76,7 @@ class Settings:
         return cls(
             data_dir=Path(_env("DATA_DIR", str(d.data_dir))),
             database_url=_env("DATABASE_URL", d.database_url),
+            broker_url=_env("BROKER_URL", d.broker_url),
             model_dir=Path(_env("MODEL_DIR", str(d.model_dir))),
             encoder=_env("ENCODER", d.encoder),
             onnx_model_dir=Path(_env("ONNX_MODEL_DIR", str(d.onnx_model_dir))),
@@ -95,6 +103,7 @@ class Settings:
             smtp_starttls=_env("SMTP_STARTTLS", "0") in ("1", "true", "yes"),
             digest_timezone=_env("DIGEST_TIMEZONE", d.digest_timezone),
             digest_scheduler=_env("DIGEST_SCHEDULER", "1") not in ("0", "false", "no", "off"),
+            digest_tick_s=float(_env("DIGEST_TICK_S", str(d.digest_tick_s))),
             webhook_allow_private=_env("WEBHOOK_ALLOW_PRIVATE", "0") in ("1", "true", "yes"),
         )
 

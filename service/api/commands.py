@@ -60,11 +60,23 @@ def _serve(args: argparse.Namespace) -> int:
     if refusal:
         print(refusal, file=sys.stderr)
         return 2
+    _check_backends(settings)
     _print_first_admin_hint(settings)
     # The worker reports progress through the log as well as /api/jobs.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     uvicorn.run(create_app(settings), host=args.host, port=args.port)
     return 0
+
+
+def _check_backends(settings: Settings) -> None:
+    """Stop start-up (``StartRefused``) when the database or the broker named in the settings cannot be used."""
+    from service.library.library import check_database
+
+    check_database(settings)
+    if settings.broker_url:
+        from service.broker.app import check_broker, make_app
+
+        check_broker(make_app(settings))
 
 
 def _print_first_admin_hint(settings: Settings) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from html import escape
 from typing import Annotated, Any
@@ -18,13 +17,11 @@ from service.auth.guard import ADMIN, STAFF, current_user, record
 from service.digest import enrol
 from service.digest import schema as digest_schema
 from service.digest import subscriptions as subs
-from service.digest.runner import DigestRunner, list_digests
+from service.digest.runner import DigestRunner, list_digests, runner_for
 from service.digest.scheduler import DigestScheduler, next_slot, scheduler_enabled
-from service.digest.select import lexical_search
 from service.digest.subscriptions import MAX_EMAIL_CHARS
 from service.digest.tokens import token_matches, token_subscription_id, unsubscribe_url
-from service.library.db import connect
-from service.library.library import Library, database_path
+from service.library.library import Library
 from service.library.store import transaction
 
 router = APIRouter(prefix="/api", tags=["digests"], dependencies=[STAFF])
@@ -44,20 +41,11 @@ def install(app: FastAPI) -> None:
     digest_schema.migrate(library.db.conn())
     settings = library.settings
 
-    @functools.cache
-    def lexical_index():
-        # Built on first use: saved queries are rare and the index loads the synonym table.
-        from service.library.search import PracticeIndex
-
-        return PracticeIndex(None)
-
-    runner = DigestRunner(
-        settings,
-        connect=lambda: connect(database_path(settings)),
-        search=lexical_search(lexical_index),
-    )
+    runner = runner_for(settings)
     app.state.digest_runner = runner
-    app.state.digest_scheduler = DigestScheduler(runner) if scheduler_enabled(settings) else None
+    app.state.digest_scheduler = (
+        DigestScheduler(runner, settings.digest_tick_s) if scheduler_enabled(settings) else None
+    )
     for module in (routes_export, routes_tags):
         app.include_router(module.router)
     app.include_router(router)

@@ -15,6 +15,8 @@ Exactly once, nothing lost:
 
 from __future__ import annotations
 
+import functools
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -28,9 +30,17 @@ from service.digest.clock import Clock, SystemClock, iso, parse_iso
 from service.digest.deliver import DeliveryError, build_email, post_webhook, send_email
 from service.digest.render import RenderedDigest, render
 from service.digest.scheduler import digest_timezone, latest_slot
-from service.digest.select import QuerySearch, digest_practice_ids, period_start, select_practice_ids
+from service.digest.select import (
+    QuerySearch,
+    digest_practice_ids,
+    lexical_search,
+    period_start,
+    select_practice_ids,
+)
 from service.digest.tokens import unsubscribe_url
 from service.library.export import load_export_practices
+
+log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=15)  # a send times out after 30 s; a claim this old belongs to a dead process
 BACKOFF_BASE = timedelta(minutes=1)
@@ -293,6 +303,33 @@ class DigestRunner:
             send_email(self.settings, build_email(self.settings, sub.email, rendered, link))
         else:
             post_webhook(sub.webhook_url or "", rendered.payload, self.settings.webhook_allow_private)
+
+
+def runner_for(settings: Settings) -> DigestRunner:
+    """The runner of the library ``settings`` name, as the web process, its scheduler and Celery workers use it.
+
+    Each run opens its own connection; saved queries are answered by a lexical index built on first use.
+    """
+    from service.library.db import connect
+    from service.library.library import database_path
+
+    @functools.cache
+    def lexical_index():
+        # Built on first use: saved queries are rare and the index loads the synonym table.
+        from service.library.search import PracticeIndex
+
+        return PracticeIndex(None)
+
+    path = database_path(settings)
+    return DigestRunner(settings, connect=lambda: connect(path), search=lexical_search(lexical_index))
+
+
+def run_due(runner: DigestRunner) -> RunReport:
+    """One scheduled tick: send what is due and log it. The in-process scheduler and Celery beat's task both call it."""
+    report = runner.run()
+    if report.sent or report.failed:
+        log.info("digests: %d sent, %d failed", len(report.sent), len(report.failed))
+    return report
 
 
 def list_digests(

@@ -36,8 +36,9 @@ def digest_timezone(settings: Settings) -> ZoneInfo:
 
 
 def scheduler_enabled(settings: Settings) -> bool:
-    """The embedded default runs the ticker; ``JINGYAN_DIGEST_SCHEDULER=0`` turns it off."""
-    return settings.digest_scheduler
+    """The embedded default runs the ticker; ``JINGYAN_DIGEST_SCHEDULER=0`` turns it off, and with a
+    broker ``jingyan beat`` schedules digests instead."""
+    return settings.digest_scheduler and not settings.broker_url
 
 
 def latest_slot(sub: Subscription, now: datetime, tz: ZoneInfo) -> datetime:
@@ -89,10 +90,10 @@ class DigestScheduler:
         return bool(self._thread and self._thread.is_alive())
 
     def _loop(self) -> None:
+        from service.digest.runner import run_due
+
         while not self._stop.wait(self.interval_s):
             try:
-                report = self.runner.run()
-                if report.sent or report.failed:
-                    log.info("digests: %d sent, %d failed", len(report.sent), len(report.failed))
+                run_due(self.runner)
             except Exception:  # keep ticking: one broken run must not stop every later digest
                 log.exception("digest run failed")

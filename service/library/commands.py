@@ -23,9 +23,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _open(args: argparse.Namespace, with_model: bool = True) -> Library:
     # Imported here so `jingyan --help` stays fast (the library pulls in torch).
-    from service.library.library import Library, load_embedder
+    from service.library.library import Library, check_database, load_embedder
 
     settings = _settings(args)
+    check_database(settings)  # a database that cannot be used stops the command before the model loads
     return Library(settings, load_embedder(settings) if with_model else None)
 
 

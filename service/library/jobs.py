@@ -6,6 +6,11 @@ whose worker is gone (the process no longer exists, or the lease ran out) go bac
 so a second worker starting never takes the work of a live one. A file that fails is marked
 ``failed`` with its reason and the worker moves on.
 
+Who runs the jobs is the caller's choice: the in-process :class:`Worker` polls the table, while
+with a broker each queued job is also *dispatched* (one Celery message naming the job) and a
+Celery worker claims it by id with :meth:`JobQueue.take`. The row stays the truth either way, so a
+message delivered twice, or for a job another worker already holds, does nothing.
+
 The queue is fair: the worker runs two lanes. One takes jobs in arrival order; the other takes
 only small files, so a report of two million characters never holds up a two-page note sent
 after it.
@@ -85,10 +90,33 @@ def job_dict(row: sqlite3.Row) -> dict[str, Any]:
 class JobQueue:
     """Creating, claiming and updating jobs; originals are stored before their job exists."""
 
-    def __init__(self, db: Database, blobs: BlobStore) -> None:
+    def __init__(self, db: Database, blobs: BlobStore, dispatch: Callable[[str], None] | None = None) -> None:
         self.db = db
         self.blobs = blobs
         self.changed = threading.Event()  # set when a job is queued, so the worker wakes at once
+        # Called with the id of every job that becomes queued (a Celery message with a broker).
+        self.dispatch = dispatch
+
+    def _queued(self, job_ids: list[str]) -> None:
+        """Wake the in-process worker and tell the broker, if any, about newly queued jobs."""
+        self.changed.set()
+        if self.dispatch is None:
+            return
+        for job_id in job_ids:
+            try:
+                self.dispatch(job_id)
+            except Exception:  # the job stays queued: the workers' sweep or the next start of serve sends it again
+                log.exception("could not hand job %s to the broker", job_id)
+
+    def dispatch_queued(self) -> int:
+        """Dispatch every queued job again (on start, for jobs queued while the broker was out of reach).
+
+        A job already in the broker's queue gets a second message, which finds it taken and does nothing.
+        """
+        rows = self.db.conn().execute("SELECT id FROM jobs WHERE status='queued' ORDER BY created_at, rowid")
+        ids = [r["id"] for r in rows]
+        self._queued(ids)
+        return len(ids)
 
     def submit(self, arrival: Arrival) -> dict[str, Any]:
         """Keep the file and create its job.
@@ -132,7 +160,7 @@ class JobQueue:
                 ),
             )
         if status == "queued":
-            self.changed.set()
+            self._queued([job_id])
         return self.get(job_id) or {}
 
     def get(self, job_id: str) -> dict[str, Any] | None:
@@ -170,7 +198,7 @@ class JobQueue:
             " updated_at=? WHERE id = ? AND status = 'failed'",
             (utc_now(), job_id),
         )
-        self.changed.set()
+        self._queued([job_id])
         return self.get(job_id)
 
     def resume_interrupted(self, now: float | None = None) -> int:
@@ -203,7 +231,7 @@ class JobQueue:
             return 0
         conn = self.db.conn()
         stamp = utc_now()
-        queued = 0
+        queued: list[str] = []
         with transaction(conn):
             for job_id in job_ids:
                 # Checked again inside the transaction: the job may have finished meanwhile.
@@ -230,10 +258,10 @@ class JobQueue:
                         " lease_owner=NULL, lease_until=NULL, updated_at=? WHERE id=?",
                         (stamp, job_id),
                     )
-                    queued += 1
+                    queued.append(job_id)
         if queued:
-            self.changed.set()
-        return queued
+            self._queued(queued)
+        return len(queued)
 
     def claim_next(
         self, job_id: str | None = None, *, owner: str | None = None, max_size: int | None = None
@@ -264,6 +292,27 @@ class JobQueue:
                 (owner, time.time() + LEASE_S, utc_now(), row["id"]),
             )
         return self.row(row["id"])
+
+    def queued_before(self, stamp: str) -> list[str]:
+        """Ids of the jobs queued, and not touched since, at or before ``stamp`` (an ``updated_at`` value)."""
+        rows = self.db.conn().execute(
+            "SELECT id FROM jobs WHERE status='queued' AND updated_at <= ? ORDER BY created_at, rowid", (stamp,)
+        )
+        return [r["id"] for r in rows]
+
+    def take(self, job_id: str, owner: str) -> sqlite3.Row | None:
+        """Claim ``job_id`` for ``owner`` as a broker's message asks; ``None`` when there is nothing to do.
+
+        A job still marked running under a worker that is gone is taken back first (counting as an
+        interruption); one that is done, failed or held by a live worker is left as it is, which is
+        what makes a redelivered message harmless.
+        """
+        row = self.row(job_id)
+        if row is None or row["status"] in ("done", "failed"):
+            return None
+        if row["status"] == "running":
+            self.resume_interrupted()
+        return self.claim_next(job_id, owner=owner)
 
     def renew(self, owner: str) -> int:
         """Extend the leases of ``owner``'s running jobs (its heartbeat). Returns how many it holds."""
@@ -315,10 +364,58 @@ def run_one(queue: JobQueue, handler: JobHandler, job: sqlite3.Row) -> None:
         )
 
 
+class LeaseKeeper:
+    """A thread renewing ``owner``'s leases and taking back the jobs of workers that died, every LEASE_S / 6.
+
+    It takes back dead workers' jobs once as it starts, so a worker starting after a crash resumes
+    them. ``sweep``, when given, runs on every tick too (a Celery worker re-sends stranded jobs).
+    """
+
+    def __init__(
+        self,
+        queue: JobQueue,
+        owner: str,
+        interval_s: float = LEASE_S / 6,
+        sweep: Callable[[], object] | None = None,
+    ) -> None:
+        self.queue = queue
+        self.owner = owner
+        self.interval_s = interval_s
+        self.sweep = sweep
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.queue.resume_interrupted()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="jingyan-lease", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.queue.renew(self.owner)
+                self.queue.resume_interrupted()
+            except sqlite3.Error:
+                log.exception("could not renew job leases")
+            if self.sweep is not None:
+                try:
+                    self.sweep()
+                except Exception:  # a broker out of reach for a moment: the next tick tries again
+                    log.exception("job sweep failed")
+
+
 class Worker:
     """The threads that drain the queue: one lane in arrival order, one for small files only.
 
-    A third thread renews the leases of the running jobs and takes back jobs of workers that died.
+    A :class:`LeaseKeeper` beside them renews the leases of the running jobs and takes back jobs of
+    workers that died.
     """
 
     def __init__(
@@ -334,19 +431,19 @@ class Worker:
         self.poll_s = poll_s
         self.lanes: list[int | None] = [None] if small_job_bytes is None else [None, small_job_bytes]
         self.owner = owner or worker_name()
+        self.leases = LeaseKeeper(queue, self.owner)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._busy = [False] * len(self.lanes)
         self.idle = threading.Event()
 
     def start(self) -> None:
-        self.queue.resume_interrupted()
+        self.leases.start()
         self._stop.clear()
         self._threads = [
             threading.Thread(target=self._loop, args=(i,), name=f"jingyan-ingest-{i}", daemon=True)
             for i in range(len(self.lanes))
         ]
-        self._threads.append(threading.Thread(target=self._heartbeat, name="jingyan-lease", daemon=True))
         for thread in self._threads:
             thread.start()
 
@@ -357,14 +454,7 @@ class Worker:
         for thread in self._threads:
             thread.join(timeout)
         self._threads = []
-
-    def _heartbeat(self) -> None:
-        while not self._stop.wait(LEASE_S / 6):
-            try:
-                self.queue.renew(self.owner)
-                self.queue.resume_interrupted()
-            except sqlite3.Error:
-                log.exception("could not renew job leases")
+        self.leases.stop()
 
     def _loop(self, lane: int) -> None:
         max_size = self.lanes[lane]

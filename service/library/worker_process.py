@@ -22,10 +22,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from service.config import REPO_ROOT, Settings
 from service.library.jobs import JobQueue, worker_name
+
+if TYPE_CHECKING:
+    from service.library.library import Library
 
 log = logging.getLogger(__name__)
 
@@ -65,14 +68,12 @@ def _malloc_trim() -> Callable[[], None]:
     return lambda: libc.malloc_trim(0)
 
 
-def main() -> int:
-    """Entry point of the worker child: drain the queue until told to stop or orphaned."""
-    parent = int(os.environ[PARENT_ENV])
-    _die_with_parent(parent)
-    settings = Settings.from_json(os.environ[SETTINGS_ENV])
-    os.nice(NICENESS)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s[worker]: %(message)s")
+def open_worker_library(settings: Settings) -> Library:
+    """The library of an ingestion worker process, with its model loaded once for every job it will run.
 
+    One BLAS/torch thread; the parser server starts before the model loads, so parse children
+    fork from a small process. Shared by the child of ``jingyan serve`` and ``jingyan worker``.
+    """
     from threadpoolctl import threadpool_limits
 
     if settings.encoder == "torch":
@@ -82,7 +83,6 @@ def main() -> int:
     threadpool_limits(1)
 
     from service.intake.guard import start_parser_server
-    from service.library.jobs import Worker
     from service.library.library import Library, load_embedder
 
     start_parser_server()  # parse children fork from it, never from this process that holds the model
@@ -94,6 +94,12 @@ def main() -> int:
     from service.mining import default_extractor
 
     default_extractor()
+    log.info("ingestion worker %s: model loaded (%s)", worker_name(), settings.encoder if library.embedder else "none")
+    return library
+
+
+def ingest_handler(library: Library) -> Callable[[Any], None]:
+    """The one function an ingestion job runs, whoever claimed it: ingest, then hand freed memory back."""
     trim = _malloc_trim()
 
     def run_job(job: Any) -> None:
@@ -102,7 +108,21 @@ def main() -> int:
         finally:
             trim()
 
-    worker = Worker(library.queue, run_job, poll_s=0.5, small_job_bytes=settings.small_job_bytes)
+    return run_job
+
+
+def main() -> int:
+    """Entry point of the worker child: drain the queue until told to stop or orphaned."""
+    parent = int(os.environ[PARENT_ENV])
+    _die_with_parent(parent)
+    settings = Settings.from_json(os.environ[SETTINGS_ENV])
+    os.nice(NICENESS)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s[worker]: %(message)s")
+
+    from service.library.jobs import Worker
+
+    library = open_worker_library(settings)
+    worker = Worker(library.queue, ingest_handler(library), poll_s=0.5, small_job_bytes=settings.small_job_bytes)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -59,3 +59,18 @@ def wait_for(client: TestClient, job_ids: list[str], timeout: float = 180.0) -> 
 def ingest(client: TestClient, *files: tuple[str, bytes]) -> list[dict]:
     """Upload and wait for the outcome."""
     return wait_for(client, [j["id"] for j in upload(client, *files)])
+
+
+BROKER_DB = 13  # the tests' own database on the shared Redis; only it is ever flushed
+
+
+@pytest.fixture
+def broker_url() -> Iterator[str]:
+    """A Redis URL for Celery on a database of its own, empty before and after the test."""
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=6379, db=BROKER_DB)
+    client.flushdb()
+    yield f"redis://127.0.0.1:6379/{BROKER_DB}"
+    client.flushdb()
+    client.close()

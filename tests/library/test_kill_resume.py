@@ -31,8 +31,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_service(data: Path, port: int) -> tuple[subprocess.Popen, httpx.Client]:
-    env = os.environ | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+def start_service(
+    data: Path, port: int, env: dict[str, str] | None = None, log: Path | None = None
+) -> tuple[subprocess.Popen, httpx.Client]:
+    """``jingyan serve`` on ``port`` over ``data`` (``env`` added to this environment), once /api/health answers."""
+    env = os.environ | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"} | (env or {})
+    out = open(log, "ab") if log else subprocess.DEVNULL  # the child writes to it
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -47,8 +51,8 @@ def start_service(data: Path, port: int) -> tuple[subprocess.Popen, httpx.Client
         ],
         cwd=REPO_ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=out,
+        stderr=out,
     )
     http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30,
                         headers={"Authorization": f"Bearer {api_token(data)}"})
