@@ -6,10 +6,11 @@ upright scans, so the text-direction classifier is skipped: on straight lines it
 them upside down and lost them. Red seal impressions are bleached before recognition, since
 their curved characters only add noise lines.
 
-Recognition of the line images takes four fifths of the time. Two settings of the library's
-own cost about twice the CPU for the same text: it pads each batch of six lines to the widest
-(one line at a time is cheaper and reads as well), and onnxruntime's worker threads spin while
-they wait, burning the core another process (or the other half of the page) could use.
+Recognition of the line images takes four fifths of the time. The library's own settings cost
+five times the CPU in the parse child for the same text: it pads each batch of six lines to the
+widest (one line at a time is cheaper and reads as well), onnxruntime's worker threads spin while
+they wait, burning a core another process could use, and without a memory arena every line's
+tensors are fresh mappings (see ``_session``).
 """
 
 from __future__ import annotations
