@@ -221,7 +221,9 @@ def _main_is_safe_to_rerun() -> bool:
     path = getattr(main, "__file__", None)
     if path is None:
         return True
-    return os.path.isfile(path) and os.path.dirname(os.path.abspath(path)) == os.path.dirname(sys.executable)
+    # folders compared as resolved: a virtualenv reached through a symlink holds the same scripts
+    scripts = os.path.realpath(os.path.dirname(sys.executable))
+    return os.path.isfile(path) and os.path.realpath(os.path.dirname(os.path.abspath(path))) == scripts
 
 
 def can_fork() -> bool:
