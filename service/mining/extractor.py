@@ -44,11 +44,23 @@ PLAN_HEADING_RE = re.compile(
 REVIEW_HEADING_RE = re.compile(r"回顾|主要成效|主要成绩|工作成效|取得的成绩|主要做法|经验做法|特点")
 PROBLEM_HEADING_RE = re.compile(r"存在的?(?:主要)?问题|问题和不足|不足之处|困难和问题|差距和不足")
 OWN_WORK_RE = re.compile(r"我们|我委|我局|我部|我院|我厅|工委|一年来|过去一年")
-# A speaker's line in an exchange-meeting digest: 浙江省政协主席 葛慧君, XX市委组织部部长 XXX.
+# A speaker's line in an exchange-meeting digest: 浙江省政协主席 葛慧君, XX市委组织部部长 XXX：,
+# 省政协党组书记、主席 某某, 市教育局 王某某发言. The unit is what stands before the first title.
+_SPEAKER_TITLE = (
+    r"(?:党组|党委|党工委|党总支|党支部|纪委|纪检组)?(?:常务)?(?:副)?"
+    r"(?:书记|主席|主任|部长|局长|厅长|院长|校长|县长|市长|区长|州长|镇长|乡长|主委|董事长|总经理|负责人|处长|所长|社长"
+    r"|理事长|秘书长|会长|行长|站长|检察长|组长)"
+)
+_SPEAKER_END = r"[\s　]*(?:作)?(?:交流|典型|经验)?(?:发言)?[）)】]?[：:]?$"
 SPEAKER_LINE_RE = re.compile(
-    r"^[（(【]?(?P<unit>[\u4e00-\u9fffXＸ×*]{2,30}?)(?:党组|党委|党工委|党总支|党支部)?(?:常务)?(?:副)?"
-    r"(?:书记|主席|主任|部长|局长|厅长|院长|校长|县长|市长|区长|州长|镇长|乡长|主委|董事长|总经理|负责人|处长|所长|社长|理事长)"
-    r"[\s　·]*(?P<name>[\u4e00-\u9fffXＸ×*]{2,4})?[）)】]?$"
+    r"^(?:——|—|--)?[（(【]?(?P<unit>[\u4e00-\u9fffXＸ×*]{2,30}?)" + _SPEAKER_TITLE + r"(?:[、，,兼]" + _SPEAKER_TITLE + r")*"
+    r"[\s　·]*(?P<name>[\u4e00-\u9fffXＸ×*]{2,4})?" + _SPEAKER_END
+)
+# No title: a unit, a space and a name (市教育局 王某某发言), or a unit and its 发言 (市教育局交流发言).
+UNIT_SPEAKER_RE = re.compile(
+    r"^(?:——|—|--)?[（(【]?(?P<unit>[\u4e00-\u9fffXＸ×*]{2,30}?)(?:[\s　·]+(?P<name>[\u4e00-\u9fffXＸ×*]{2,4}))?"
+    r"[\s　]*(?:作)?(?:交流|典型|经验)?发言[）)】]?[：:]?$"
+    r"|^[（(【]?(?P<unit2>[\u4e00-\u9fffXＸ×*]{2,30}?)[\s　·]+(?P<name2>[\u4e00-\u9fffXＸ×*]{2,4})[）)】]?[：:]$"
 )
 # The same inside a digest's paragraph: 经济学院本科2013级国贸党支部书记潘婷以“坚持”为关键词介绍了…
 INLINE_SPEAKER_RE = re.compile(
@@ -109,6 +121,7 @@ class _Pending:
     actor: list[str]
     paragraph: int
     voice: list[str]  # the unit a speaker in this sentence speaks for (国贸党支部书记潘婷介绍了…)
+    speaker_unit: str | None = None  # the unit of the digest section the clause is in
 
 
 @dataclass
@@ -313,11 +326,16 @@ class Extractor:
         for i, blk in enumerate(blocks):
             t = blk.seg.text.strip()
             unit = self._speaker_unit(t, heading=blk.heading)
-            if unit and i > 0:
+            lead = None if unit or blk.heading else self._speaker_lead(blk.seg.text)
+            if lead:
+                unit, cut = lead
+                blk = _Block(sub_segment(blk.seg, blk.seg.start + cut, blk.seg.end), blk.path, False, blk.level)
+                t = blk.seg.text.strip()
+            if unit and not (i == 0 and t == ctx.title.strip()):
                 ctx.section_actor = unit
                 speaker_level = blk.level if blk.heading else len(blk.path)
                 own_section = True
-                if blk.heading or len(t) <= 40:
+                if not lead and (blk.heading or len(t) <= 40):
                     continue
             elif blk.heading and ctx.section_actor and blk.level <= speaker_level:
                 ctx.section_actor = None
@@ -354,13 +372,35 @@ class Extractor:
             self._paragraph(blk, ctx, directive_mode, subheading, bool(own_section))
 
     def _speaker_unit(self, line: str, heading: bool) -> str | None:
-        """The unit a speaker's line (浙江省政协主席 葛慧君) or a ``unit：`` heading names, else None."""
-        m = SPEAKER_LINE_RE.match(line) if len(line) <= 40 and not re.search(r"[。，；,;！？]", line) else None
-        if m is None and heading:
+        """The unit a speaker's line (浙江省政协主席 葛慧君, 市教育局 王某某发言) or a ``unit：`` heading names."""
+        if len(line) <= 40 and not re.search(r"[。；;！？]", line):
+            for pattern in (SPEAKER_LINE_RE, UNIT_SPEAKER_RE):
+                m = pattern.match(line)
+                unit = m and (m.groupdict().get("unit") or m.groupdict().get("unit2"))
+                if unit and (named := self._unit_named(unit)):
+                    return named
+        if heading:
             m = HEADING_UNIT_RE.match(line)
-        if m is None:
+            if m:
+                return self._unit_named(m.group("unit"))
+        return None
+
+    def _speaker_lead(self, line: str) -> tuple[str, int] | None:
+        """A speaker's line run into the speech (浙江省政协主席 葛慧君：我们…): the unit and where the speech starts."""
+        k = line.find("：", 0, 41)
+        if k < 0:
+            k = line.find(":", 0, 41)
+        if k < 4 or k + 1 >= len(line):
             return None
-        return self._unit_named(m.group("unit"))
+        head = line[: k + 1]
+        for pattern in (SPEAKER_LINE_RE, UNIT_SPEAKER_RE):
+            m = pattern.match(head)
+            unit = m and (m.groupdict().get("unit") or m.groupdict().get("unit2"))
+            if unit and (m.groupdict().get("name") or m.groupdict().get("name2") or pattern is SPEAKER_LINE_RE):
+                named = self._unit_named(unit)
+                if named:
+                    return named, k + 1
+        return None
 
     def _unit_named(self, unit: str) -> str | None:
         """The normal form of ``unit`` when the whole text is one particular body's name, else None."""
@@ -425,7 +465,8 @@ class Extractor:
                     rule, reason = "directive", "demand_part"  # the sentence's modal governs each listed demand
                 previous_rule = rule
                 feats = _features(
-                    rule, reason, directive_mode=directive_mode, meeting_mode=meeting_mode, speech=ctx.is_speech,
+                    rule, reason, directive_mode=directive_mode, meeting_mode=meeting_mode,
+                    speech=ctx.is_speech and not ctx.section_actor,  # a speaker section of a digest is a unit reporting its own work
                     own_section=own_section, story=story, summary=summary, lead_in=lead_in, person=person,
                     specific=bool(specific), mentioned=bool(mentions), first=si == 0, in_section=bool(blk.path),
                     speaker_section=bool(ctx.section_actor), later=later, text=pt,
@@ -434,7 +475,7 @@ class Extractor:
                     ctx.collected.append((pt, feats))
                 ctx.pending.append(
                     _Pending(piece, mentions, specific, rule, feats, directive_mode, blk.path, heading,
-                             self._actor(ctx), id(blk), voice)
+                             self._actor(ctx), id(blk), voice, ctx.section_actor)
                 )
         ctx.section_actor = outer_actor
 
@@ -467,7 +508,7 @@ class Extractor:
             elif p.voice:
                 orgs = last_actor = list(p.voice)
             elif p.specific:
-                orgs = _dedupe([self._as_subject(m.name, ctx) for m in p.specific])
+                orgs = _dedupe([self._as_subject(m.name, ctx, p.speaker_unit) for m in p.specific])
                 last_actor = orgs
             elif p.mentions and last_actor and any(a.endswith(p.mentions[0].text) for a in last_actor):
                 orgs = list(last_actor)
@@ -534,13 +575,15 @@ class Extractor:
             return None, "confidence"
         return kind, "rule"
 
-    def _as_subject(self, name: str, ctx: _Context) -> str:
+    def _as_subject(self, name: str, ctx: _Context, speaker_unit: str | None = None) -> str:
         """Province dropped; a longer spelling of the document's subject becomes the subject, and so does
-        the body's own generic name for itself (医院党委, 集团公司党委 in a report about that hospital or group)."""
+        the body's own generic name for itself (医院党委, 集团公司党委 in a report about that hospital or
+        group; 学校 in the section of a digest where ``speaker_unit``, a university, speaks)."""
         name = self.finder.strip_province(name)
         subject = ctx.subject
-        if subject and SELF_NAME_RE.fullmatch(name):
-            return subject
+        own = speaker_unit or subject
+        if own and SELF_NAME_RE.fullmatch(name):
+            return own
         if subject and subject.endswith(("市", "县", "区", "州", "旗")) and name != subject and name.endswith(subject):
             return subject
         return name

@@ -64,3 +64,36 @@ def test_each_speaker_of_an_exchange_digest_is_the_unit_of_what_they_report():
     assert practice_with(practices, "“舍导制”").orgs == ["管理学院本科2013级第二党支部"]
     assert practice_with(practices, "艺术传承融入党建").orgs == ["艺术教育中心学生党支部"]
     assert practice_with(practices, "微党课视频大赛").orgs == ["新闻学院本科生低年级党支部"]
+
+
+DIGEST = """政协党建工作座谈会发言摘登
+
+浙江省政协党组书记、主席 张某某：
+我们坚持把政治建设摆在首位，建立了“党组理论学习中心组+”学习制度，每月集中学习一次。
+在专委会设立功能型党支部，实现党的组织全覆盖。
+
+市教育局 王某某发言
+我局创新开展“三联三进”活动，组织机关党员到学校结对帮扶，建立党员联系点58个。
+
+浙江工业大学党委书记 周某：学校实施“双带头人”培育工程，选拔教师党支部书记86名。
+
+发挥委员作用　服务中心大局
+——江苏省政协副主席 赵某某
+我们推行“书香政协”建设，开设委员读书群32个，每年举办读书分享会12场。
+"""
+
+
+def test_a_speakers_line_names_the_unit_of_the_speech_that_follows(tmp_path):
+    # the forms a digest's speaker line takes: title chain and colon, 单位 姓名发言, run into the speech, after a dash
+    path = tmp_path / "digest.txt"
+    path.write_text(DIGEST, encoding="utf-8")
+    doc = parse_file(path)
+    practices = extract(doc)
+    assert_spans_point_at_text(doc, practices)
+    assert practice_with(practices, "学习制度").orgs == ["浙江省政协"]
+    assert practice_with(practices, "功能型党支部").orgs == ["浙江省政协"]
+    assert practice_with(practices, "三联三进").orgs == ["市教育局"]
+    p = practice_with(practices, "双带头人")
+    assert p.orgs == ["浙江工业大学"]  # 学校 is the speaker's university
+    assert "周某" not in p.text
+    assert practice_with(practices, "书香政协").orgs == ["江苏省政协"]
