@@ -176,7 +176,12 @@ class OrgFinder:
     def _unit_ahead(self, tokens: list[tuple[str, str]], k: int) -> bool:
         """A short verb-tagged word opening a name (a 学院, 中心 or 局 whose first word jieba tags as a verb):
         a unit word follows within three nouns."""
-        if tokens[k][0] in PREDICATE_WORDS or len(tokens[k][0]) > 2:
+        if tokens[k][0] in PREDICATE_WORDS or len(tokens[k][0]) > 2 or k + 1 >= len(tokens):
+            return False
+        word, flag = tokens[k + 1]
+        # a verb right before a unit word, a place or an enumeration governs it (拟定支部…, 帮助川口村…, 查看各支部…);
+        # a name's first word is followed by a plain noun (应用技术学院)
+        if flag.startswith("ns") or word.startswith(("各", "全")) or self._is_unit_token((word, flag, 0)) or len(word) == 1:
             return False
         for word, flag in tokens[k + 1 : k + 4]:
             if self._is_unit_token((word, flag, 0)):
