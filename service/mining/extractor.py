@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +78,12 @@ ON_BEHALF_RE = re.compile(
 HEADING_UNIT_RE = re.compile(r"^[（(【]?(?P<unit>[\u4e00-\u9fffXＸ×*]{2,24}?)[）)】]?[：:]")
 # How a report names its own body without its proper name: 医院党委, 集团公司党委, 学校, 该院.
 SELF_NAME_RE = re.compile(r"(?:该|本|我|全)?(?:医院|院|学校|校|学院|公司|集团公司|集团|单位|中心)(?:党委|党总支|党支部|党组)?")
+# What kind of proper name each self-name stands for.
+SELF_NAMES = (
+    (re.compile(r"医院|院$"), "医院|[一二三四五六七八九]院"),  # 市一院: a numbered hospital's usual short name
+    (re.compile(r"学校|校|学院"), "大学|学院|学校|中学|小学"),
+    (re.compile(r"公司|集团"), "公司|集团"),
+)
 STORY_LEDE_RE = re.compile(r"^(?:近日|日前|如今|眼下|走进|来到|记者|笔者)")
 GENERIC_LEADS = ("各", "部分", "全体", "广大", "有关", "相关", "一些", "有的")
 
@@ -256,9 +263,35 @@ class Extractor:
         subject = None if is_speech else self._subject(title, body_text, blocks)
         if subject is None and not is_speech and document.org:
             subject = self.finder.strip_province(to_simplified(document.org))  # the issuing unit intake found
+        if subject and SELF_NAME_RE.fullmatch(subject):
+            subject = self._proper_name(subject, body_text) or subject
         ctx = _Context(subject, speaker, is_speech, title)
         ctx.default_actor = speaker if is_speech else subject
         return ctx
+
+    def _proper_name(self, self_name: str, body: str) -> str | None:
+        """The body's most frequent proper name of the kind a generic self-name stands for
+        (学校 → 南开大学, 医院 → 盐城市第一人民医院), named at least twice; else None."""
+        heads = next((h for k, h in SELF_NAMES if k.search(self_name)), None)
+        if heads is None:
+            return None
+        counts: Counter[str] = Counter()
+        found = Counter(re.findall(r"[\u4e00-\u9fff]{1,8}(?:" + heads + ")", body[:20000]))
+        for text, n in found.most_common(20):
+            starts = [0]
+            for tok in self.finder.words(text):
+                starts.append(starts[-1] + len(tok[0]))
+            for k, (word, flag) in zip(starts, self.finder.words(text), strict=False):
+                # a proper name opens with a place, a name or a level (南开大学, 盐城市第一人民医院, 市一院), not 深化公立医院
+                if not (flag.startswith(("ns", "nt", "nr", "nz", "j")) or (len(word) > 1 and word[0] in self.finder.level_prefixes)) or k >= len(text) - 2 or text[k:].startswith(self.finder.generic_multi):
+                    continue
+                cand = text[k:]
+                mentions, _ = self.finder.actors_at(cand + "开展")
+                if mentions and not mentions[0].generic and mentions[0].start == 0 and mentions[0].end == len(cand):
+                    counts[self.finder.strip_province(cand)] += n
+                    break
+        named = [(n, c) for n, c in counts.most_common() if c >= 2 and not SELF_NAME_RE.fullmatch(n)]
+        return named[0][0] if named else None
 
     def _subject(self, title: str, body: str, blocks: list[_Block]) -> str | None:
         """The unit or place a report is about: from the title, else the body's first named unit."""

@@ -214,6 +214,10 @@ class OrgFinder:
                     return True
         return False
 
+    def words(self, text: str) -> list[tuple[str, str]]:
+        """``(word, flag)`` pairs of ``text`` as the finder's tagger cuts it."""
+        return [(t.word, t.flag) for t in self._pos.cut(text)]
+
     def is_place(self, text: str) -> bool:
         """Whether ``text`` is made of place-name tokens only (云南丽江, 青海玉树州)."""
         tokens = list(self._pos.cut(text))

@@ -70,7 +70,7 @@ DIGEST = """政协党建工作座谈会发言摘登
 
 浙江省政协党组书记、主席 张某某：
 我们坚持把政治建设摆在首位，建立了“党组理论学习中心组+”学习制度，每月集中学习一次。
-在专委会设立功能型党支部，实现党的组织全覆盖。
+在各专门委员会组建功能型党支部12个，开展“委员读书月”活动。
 
 市教育局 王某某发言
 我局创新开展“三联三进”活动，组织机关党员到学校结对帮扶，建立党员联系点58个。
@@ -97,3 +97,11 @@ def test_a_speakers_line_names_the_unit_of_the_speech_that_follows(tmp_path):
     assert p.orgs == ["浙江工业大学"]  # 学校 is the speaker's university
     assert "周某" not in p.text
     assert practice_with(practices, "书香政协").orgs == ["江苏省政协"]
+
+
+def test_a_report_that_calls_itself_the_school_is_credited_to_the_schools_name():
+    # a train-split report: its title names no unit and its text says 学校 for 南开大学
+    doc = parse_file(SAMPLES.parent / "labelled" / "a1-mywebs__06.txt")
+    practices = extract(doc)
+    assert practice_with(practices, "后备党员骨干培训班").orgs == ["南开大学"]
+    assert not any(p.orgs == ["学校"] for p in practices)
