@@ -33,7 +33,7 @@ TITLE_SPLIT_RE = re.compile(r"[｜|丨【】！!？?_]|\s+[-—–]+\s*|(?<=\D)[
 TITLE_COLON_RE = re.compile(r"^([^：:，,“”]{2,16})[：:]")
 SPEECH_RE = re.compile(r"讲话|致辞|发言")
 ADDRESS_RE = re.compile(r"同志们|各位代表|各位委员|各位领导")
-ON_BEHALF_RE = re.compile(r"我代表([\u4e00-\u9fff]{2,12}?)[，,、向]")
+SPEAKING_FOR_RE = re.compile(r"我代表([\u4e00-\u9fff]{2,12}?)[，,、向]")
 AUTHOR_RE = re.compile(
     r"^(.{2,14}?)(?:党委|党组|党工委)?(?:副)?(?:书记|主席|主任|局长|市长|县长|区长|部长|院长|校长|厅长|董事长|负责人)"
 )
@@ -78,6 +78,11 @@ ON_BEHALF_RE = re.compile(
 HEADING_UNIT_RE = re.compile(r"^[（(【]?(?P<unit>[\u4e00-\u9fffXＸ×*]{2,24}?)[）)】]?[：:]")
 # How a report names its own body without its proper name: 医院党委, 集团公司党委, 学校, 该院.
 SELF_NAME_RE = re.compile(r"(?:该|本|我|全)?(?:医院|院|学校|校|学院|公司|集团公司|集团|单位|中心)(?:党委|党总支|党支部|党组)?")
+# An author's line under a title: 湖州市财政局, ——湖州市财政局在全市…会议上的交流发言, 中共某某县委组织部 经验材料.
+BYLINE_RE = re.compile(
+    r"^(?P<unit>[\u4e00-\u9fffXＸ×*]{2,30}?)(?:[\s　]*(?:在[^，。]{2,40}(?:上|中)的?)?(?:交流|典型|经验)?(?:发言|材料|汇报|讲话)"
+    r"(?:材料|稿)?|[\s　]*(?:\d{4}年\d{1,2}月(?:\d{1,2}日)?)?)$"
+)
 # What kind of proper name each self-name stands for.
 SELF_NAMES = (
     (re.compile(r"医院|院$"), "医院|[一二三四五六七八九]院"),  # 市一院: a numbered hospital's usual short name
@@ -252,15 +257,18 @@ class Extractor:
                     speaker = body
                     break
             if speaker is None:
-                m = ON_BEHALF_RE.search(head)
+                m = SPEAKING_FOR_RE.search(head)
                 if m:
                     speaker = m.group(1)
                 elif "工委" in simp:
                     speaker = "工委"
         if is_speech and speaker is None and document.org:
             speaker = to_simplified(document.org)
+        own = self._byline_unit(blocks, title)
+        if is_speech and own and speaker in (None, "工委"):
+            speaker = own  # a unit's own exchange speech: 我们 is the unit under the title
         body_text = simp[len(title) :] if simp.startswith(title) else simp
-        subject = None if is_speech else self._subject(title, body_text, blocks)
+        subject = None if is_speech else (own or self._subject(title, body_text, blocks))
         if subject is None and not is_speech and document.org:
             subject = self.finder.strip_province(to_simplified(document.org))  # the issuing unit intake found
         if subject and SELF_NAME_RE.fullmatch(subject):
@@ -268,6 +276,22 @@ class Extractor:
         ctx = _Context(subject, speaker, is_speech, title)
         ctx.default_actor = speaker if is_speech else subject
         return ctx
+
+    def _byline_unit(self, blocks: list[_Block], title: str) -> str | None:
+        """The unit a line under the title names as the author (——湖州市财政局在全市…会议上的交流发言,
+        湖州市财政局), or None."""
+        for blk in blocks[:3]:
+            t = blk.seg.text.strip()
+            if t == title.strip() or not t:
+                continue
+            if len(t) > 60 or re.search(r"[。；;！？]", t):
+                return None
+            line = re.sub(r"^(?:——|—|--|-)\s*", "", t)
+            m = BYLINE_RE.match(line)
+            unit = self._unit_named(m.group("unit")) if m else None
+            if unit and not self.finder.is_generic(unit):
+                return self.finder.strip_province(unit)
+        return None
 
     def _proper_name(self, self_name: str, body: str) -> str | None:
         """The body's most frequent proper name of the kind a generic self-name stands for

@@ -105,3 +105,24 @@ def test_a_report_that_calls_itself_the_school_is_credited_to_the_schools_name()
     practices = extract(doc)
     assert practice_with(practices, "后备党员骨干培训班").orgs == ["南开大学"]
     assert not any(p.orgs == ["学校"] for p in practices)
+
+
+OWN_SPEECH = """强化政治机关建设 推动机关党建提质增效
+——湖州市财政局在全市机关党建工作会议上的交流发言
+
+近年来，我局坚持以党的政治建设为统领，扎实推进模范机关创建。
+
+一、坚持学习引领
+我们建立了“周一夜学”制度，每周一晚组织党员干部集中学习。
+
+二、夯实支部基础
+我们推行支部书记“双述双评”机制，将12个党支部全部纳入星级管理。
+"""
+
+
+def test_a_units_own_exchange_speech_is_that_units_when_only_the_line_under_the_title_names_it(tmp_path):
+    path = tmp_path / "speech.txt"
+    path.write_text(OWN_SPEECH, encoding="utf-8")
+    practices = extract(parse_file(path))
+    assert practice_with(practices, "周一夜学").orgs == ["湖州市财政局"]
+    assert practice_with(practices, "双述双评").orgs == ["湖州市财政局"]
