@@ -16,7 +16,7 @@ from service.mining import cues, resources
 
 NAME_POS = {"n", "nr", "nrt", "nrfg", "ns", "nt", "nz", "j", "b", "eng", "zg", "s", "f", "ng", "an", "nh"}
 JOINERS = {"和", "与", "及", "、", "等"}
-LEAD_RE = re.compile(r"^(?:如|例如|比如|再如|其中|同时|此外|另外|并且|并|还有|像|其次|最后)[，,]?")
+LEAD_RE = re.compile(r"^(?:(?:如|例如|比如|再如|其中|同时|此外|另外|并且|并|还有|像|其次|最后)[，,]?)?(?:由(?![于此衷])(?=[\u4e00-\u9fff]{2,20}?(?:负责|牵头|统一)(?![^，。；]{0,12}的)))?")
 PLACE_RE = re.compile(r"^[\u4e00-\u9fff]{1,6}?(?:自治州|自治县|特别行政区|省|市|州|盟|县|区|旗)")
 BAD_HEAD_RE = re.compile(r"^(?:[经由对在向从据按把将被让为与和及同跟给以于即]|来自|包括|其中)")
 # A website or a channel publishes; it does not act (…教育部政府门户网站, …客户端).
