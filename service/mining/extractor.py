@@ -803,9 +803,14 @@ class Extractor:
 _AIM_VERBS = frozenset("推动 推进 加强 强化 深化 落实 实现 优化 用好 抓好 做好 抓实 规范 聚焦 围绕 针对 统筹 构建 用活 织密 畅通 拓展 构筑 明确 形成 利用 依托 运用 采取 进行 发动".split())
 
 
+_NOUN_HEADS = ("单位", "部门", "中心", "机构", "企业", "主体", "人员")
+
+
 def _opens_measure(text: str) -> bool:
     """Whether a listed part opens with a measure's own verb (组织…, 参观…, 将…纳入…), not an aim's."""
     m = cues.VERB_RE.match(text)
+    if m and text[m.end():].startswith(_NOUN_HEADS):
+        return False  # 建设单位, 服务中心: the verb modifies a body's head noun, it opens no measure
     return bool((m and m.group() not in _AIM_VERBS) or cues.TAKE_AS_RE.match(text))
 
 
