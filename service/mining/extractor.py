@@ -75,6 +75,7 @@ ON_BEHALF_RE = re.compile(
     r"代表(?P<unit>[\u4e00-\u9fff\dXＸ×*]{2,30}?(?:党组|党委|党总支|党支部|支部|学院|中心|公司|局|委|办))"
     r"(?:为|向)?(?:大家|与会人员|全体)?(?:作了?)?(?:介绍|分享|汇报|交流|发言)"
 )
+NUMBER_LABEL_RE = re.compile(r"^\s*(?:[一二三四五六七八九十]{1,3}[、．.]|[（(][一二三四五六七八九十\d]{1,3}[）)]|\d{1,2}[、．.])\s*")
 HEADING_UNIT_RE = re.compile(r"^[（(【]?(?P<unit>[\u4e00-\u9fffXＸ×*]{2,24}?)[）)】]?[：:]")
 # How a report names its own body without its proper name: 医院党委, 集团公司党委, 学校, 该院.
 SELF_NAME_RE = re.compile(r"(?:该|本|我|全)?(?:医院|院|学校|校|学院|公司|集团公司|集团|单位|中心)(?:党委|党总支|党支部|党组)?")
@@ -429,7 +430,9 @@ class Extractor:
             self._paragraph(blk, ctx, directive_mode, subheading, bool(own_section))
 
     def _speaker_unit(self, line: str, heading: bool) -> str | None:
-        """The unit a speaker's line (浙江省政协主席 葛慧君, 市教育局 王某某发言) or a ``unit：`` heading names."""
+        """The unit a speaker's line (浙江省政协主席 葛慧君, 市教育局 王某某发言) or a ``unit：`` heading names;
+        a numbered heading's label is no part of it (一、浙江省政协：…, （二）市教育局 王某某)."""
+        line = NUMBER_LABEL_RE.sub("", line) if heading else line
         if len(line) <= 40 and not re.search(r"[。；;！？]", line):
             for pattern in (SPEAKER_LINE_RE, UNIT_SPEAKER_RE):
                 m = pattern.match(line)

@@ -126,3 +126,16 @@ def test_a_units_own_exchange_speech_is_that_units_when_only_the_line_under_the_
     practices = extract(parse_file(path))
     assert practice_with(practices, "周一夜学").orgs == ["湖州市财政局"]
     assert practice_with(practices, "双述双评").orgs == ["湖州市财政局"]
+
+
+def test_a_numbered_heading_naming_a_speaker_or_a_unit_opens_that_units_section(tmp_path):
+    path = tmp_path / "digest.txt"
+    path.write_text(
+        "机关党建工作经验交流会发言摘编\n\n一、浙江省政协党组书记、主席 张某某\n"
+        "我们建立了“党组理论学习中心组+”学习制度，每月集中学习一次。\n\n二、湖南省政协：以党建引领协商民主\n"
+        "我们探索建立“党建+协商”工作机制，在县级政协设立委员工作站126个。\n",
+        encoding="utf-8",
+    )
+    practices = extract(parse_file(path))
+    assert practice_with(practices, "学习制度").orgs == ["浙江省政协"]
+    assert practice_with(practices, "党建+协商").orgs == ["湖南省政协"]
