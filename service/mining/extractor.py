@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +33,7 @@ TITLE_SPLIT_RE = re.compile(r"[｜|丨【】！!？?_]|\s+[-—–]+\s*|(?<=\D)[
 TITLE_COLON_RE = re.compile(r"^([^：:，,“”]{2,16})[：:]")
 SPEECH_RE = re.compile(r"讲话|致辞|发言")
 ADDRESS_RE = re.compile(r"同志们|各位代表|各位委员|各位领导")
-ON_BEHALF_RE = re.compile(r"我代表([\u4e00-\u9fff]{2,12}?)[，,、向]")
+SPEAKING_FOR_RE = re.compile(r"我代表([\u4e00-\u9fff]{2,12}?)[，,、向]")
 AUTHOR_RE = re.compile(
     r"^(.{2,14}?)(?:党委|党组|党工委)?(?:副)?(?:书记|主席|主任|局长|市长|县长|区长|部长|院长|校长|厅长|董事长|负责人)"
 )
@@ -44,11 +45,23 @@ PLAN_HEADING_RE = re.compile(
 REVIEW_HEADING_RE = re.compile(r"回顾|主要成效|主要成绩|工作成效|取得的成绩|主要做法|经验做法|特点")
 PROBLEM_HEADING_RE = re.compile(r"存在的?(?:主要)?问题|问题和不足|不足之处|困难和问题|差距和不足")
 OWN_WORK_RE = re.compile(r"我们|我委|我局|我部|我院|我厅|工委|一年来|过去一年")
-# A speaker's line in an exchange-meeting digest: 浙江省政协主席 葛慧君, XX市委组织部部长 XXX.
+# A speaker's line in an exchange-meeting digest: 浙江省政协主席 葛慧君, XX市委组织部部长 XXX：,
+# 省政协党组书记、主席 某某, 市教育局 王某某发言. The unit is what stands before the first title.
+_SPEAKER_TITLE = (
+    r"(?:党组|党委|党工委|党总支|党支部|纪委|纪检组)?(?:常务)?(?:副)?"
+    r"(?:书记|主席|主任|部长|局长|厅长|院长|校长|县长|市长|区长|州长|镇长|乡长|主委|董事长|总经理|负责人|处长|所长|社长"
+    r"|理事长|秘书长|会长|行长|站长|检察长|组长)"
+)
+_SPEAKER_END = r"[\s　]*(?:作)?(?:交流|典型|经验)?(?:发言)?[）)】]?[：:]?$"
 SPEAKER_LINE_RE = re.compile(
-    r"^[（(【]?(?P<unit>[\u4e00-\u9fffXＸ×*]{2,30}?)(?:党组|党委|党工委|党总支|党支部)?(?:常务)?(?:副)?"
-    r"(?:书记|主席|主任|部长|局长|厅长|院长|校长|县长|市长|区长|州长|镇长|乡长|主委|董事长|总经理|负责人|处长|所长|社长|理事长)"
-    r"[\s　·]*(?P<name>[\u4e00-\u9fffXＸ×*]{2,4})?[）)】]?$"
+    r"^(?:——|—|--)?[（(【]?(?P<unit>[\u4e00-\u9fffXＸ×*]{2,30}?)" + _SPEAKER_TITLE + r"(?:[、，,兼]" + _SPEAKER_TITLE + r")*"
+    r"[\s　·]*(?P<name>[\u4e00-\u9fffXＸ×*]{2,4})?" + _SPEAKER_END
+)
+# No title: a unit, a space and a name (市教育局 王某某发言), or a unit and its 发言 (市教育局交流发言).
+UNIT_SPEAKER_RE = re.compile(
+    r"^(?:——|—|--)?[（(【]?(?P<unit>[\u4e00-\u9fffXＸ×*]{2,30}?)(?:[\s　·]+(?P<name>[\u4e00-\u9fffXＸ×*]{2,4}))?"
+    r"[\s　]*(?:作)?(?:交流|典型|经验)?发言[）)】]?[：:]?$"
+    r"|^[（(【]?(?P<unit2>[\u4e00-\u9fffXＸ×*]{2,30}?)[\s　·]+(?P<name2>[\u4e00-\u9fffXＸ×*]{2,4})[）)】]?[：:]$"
 )
 # The same inside a digest's paragraph: 经济学院本科2013级国贸党支部书记潘婷以“坚持”为关键词介绍了…
 INLINE_SPEAKER_RE = re.compile(
@@ -62,9 +75,21 @@ ON_BEHALF_RE = re.compile(
     r"代表(?P<unit>[\u4e00-\u9fff\dXＸ×*]{2,30}?(?:党组|党委|党总支|党支部|支部|学院|中心|公司|局|委|办))"
     r"(?:为|向)?(?:大家|与会人员|全体)?(?:作了?)?(?:介绍|分享|汇报|交流|发言)"
 )
+NUMBER_LABEL_RE = re.compile(r"^\s*(?:[一二三四五六七八九十]{1,3}[、．.]|[（(][一二三四五六七八九十\d]{1,3}[）)]|\d{1,2}[、．.])\s*")
 HEADING_UNIT_RE = re.compile(r"^[（(【]?(?P<unit>[\u4e00-\u9fffXＸ×*]{2,24}?)[）)】]?[：:]")
 # How a report names its own body without its proper name: 医院党委, 集团公司党委, 学校, 该院.
 SELF_NAME_RE = re.compile(r"(?:该|本|我|全)?(?:医院|院|学校|校|学院|公司|集团公司|集团|单位|中心)(?:党委|党总支|党支部|党组)?")
+# An author's line under a title: 湖州市财政局, ——湖州市财政局在全市…会议上的交流发言, 中共某某县委组织部 经验材料.
+BYLINE_RE = re.compile(
+    r"^(?P<unit>[\u4e00-\u9fffXＸ×*]{2,30}?)(?:[\s　]*(?:在[^，。]{2,40}(?:上|中)的?)?(?:交流|典型|经验)?(?:发言|材料|汇报|讲话)"
+    r"(?:材料|稿)?|[\s　]*(?:\d{4}年\d{1,2}月(?:\d{1,2}日)?)?)$"
+)
+# What kind of proper name each self-name stands for.
+SELF_NAMES = (
+    (re.compile(r"医院|院$"), "医院|[一二三四五六七八九]院"),  # 市一院: a numbered hospital's usual short name
+    (re.compile(r"学校|校|学院"), "大学|学院|学校|中学|小学"),
+    (re.compile(r"公司|集团"), "公司|集团"),
+)
 STORY_LEDE_RE = re.compile(r"^(?:近日|日前|如今|眼下|走进|来到|记者|笔者)")
 GENERIC_LEADS = ("各", "部分", "全体", "广大", "有关", "相关", "一些", "有的")
 
@@ -109,6 +134,7 @@ class _Pending:
     actor: list[str]
     paragraph: int
     voice: list[str]  # the unit a speaker in this sentence speaks for (国贸党支部书记潘婷介绍了…)
+    speaker_unit: str | None = None  # the unit of the digest section the clause is in
 
 
 @dataclass
@@ -232,20 +258,65 @@ class Extractor:
                     speaker = body
                     break
             if speaker is None:
-                m = ON_BEHALF_RE.search(head)
+                m = SPEAKING_FOR_RE.search(head)
                 if m:
                     speaker = m.group(1)
                 elif "工委" in simp:
                     speaker = "工委"
         if is_speech and speaker is None and document.org:
             speaker = to_simplified(document.org)
+        own = self._byline_unit(blocks, title)
+        if is_speech and own and speaker in (None, "工委"):
+            speaker = own  # a unit's own exchange speech: 我们 is the unit under the title
         body_text = simp[len(title) :] if simp.startswith(title) else simp
-        subject = None if is_speech else self._subject(title, body_text, blocks)
+        subject = None if is_speech else (own or self._subject(title, body_text, blocks))
         if subject is None and not is_speech and document.org:
             subject = self.finder.strip_province(to_simplified(document.org))  # the issuing unit intake found
+        if subject and SELF_NAME_RE.fullmatch(subject):
+            subject = self._proper_name(subject, body_text) or subject
         ctx = _Context(subject, speaker, is_speech, title)
         ctx.default_actor = speaker if is_speech else subject
         return ctx
+
+    def _byline_unit(self, blocks: list[_Block], title: str) -> str | None:
+        """The unit a line under the title names as the author (——湖州市财政局在全市…会议上的交流发言,
+        湖州市财政局), or None."""
+        for blk in blocks[:3]:
+            t = blk.seg.text.strip()
+            if t == title.strip() or not t:
+                continue
+            if len(t) > 60 or re.search(r"[。；;！？]", t):
+                return None
+            line = re.sub(r"^(?:——|—|--|-)\s*", "", t)
+            m = BYLINE_RE.match(line)
+            unit = self._unit_named(m.group("unit")) if m else None
+            if unit and not self.finder.is_generic(unit):
+                return self.finder.strip_province(unit)
+        return None
+
+    def _proper_name(self, self_name: str, body: str) -> str | None:
+        """The body's most frequent proper name of the kind a generic self-name stands for
+        (学校 → 南开大学, 医院 → 盐城市第一人民医院), named at least twice; else None."""
+        heads = next((h for k, h in SELF_NAMES if k.search(self_name)), None)
+        if heads is None:
+            return None
+        counts: Counter[str] = Counter()
+        found = Counter(re.findall(r"[\u4e00-\u9fff]{1,8}(?:" + heads + ")", body[:20000]))
+        for text, n in found.most_common(20):
+            starts = [0]
+            for tok in self.finder.words(text):
+                starts.append(starts[-1] + len(tok[0]))
+            for k, (word, flag) in zip(starts, self.finder.words(text), strict=False):
+                # a proper name opens with a place, a name or a level (南开大学, 盐城市第一人民医院, 市一院), not 深化公立医院
+                if not (flag.startswith(("ns", "nt", "nr", "nz", "j")) or (len(word) > 1 and word[0] in self.finder.level_prefixes)) or k >= len(text) - 2 or text[k:].startswith(self.finder.generic_multi):
+                    continue
+                cand = text[k:]
+                mentions, _ = self.finder.actors_at(cand + "开展")
+                if mentions and not mentions[0].generic and mentions[0].start == 0 and mentions[0].end == len(cand):
+                    counts[self.finder.strip_province(cand)] += n
+                    break
+        named = [(n, c) for n, c in counts.most_common() if c >= 2 and not SELF_NAME_RE.fullmatch(n)]
+        return named[0][0] if named else None
 
     def _subject(self, title: str, body: str, blocks: list[_Block]) -> str | None:
         """The unit or place a report is about: from the title, else the body's first named unit."""
@@ -313,11 +384,16 @@ class Extractor:
         for i, blk in enumerate(blocks):
             t = blk.seg.text.strip()
             unit = self._speaker_unit(t, heading=blk.heading)
-            if unit and i > 0:
+            lead = None if unit or blk.heading else self._speaker_lead(blk.seg.text)
+            if lead:
+                unit, cut = lead
+                blk = _Block(sub_segment(blk.seg, blk.seg.start + cut, blk.seg.end), blk.path, False, blk.level)
+                t = blk.seg.text.strip()
+            if unit and not (i == 0 and t == ctx.title.strip()):
                 ctx.section_actor = unit
                 speaker_level = blk.level if blk.heading else len(blk.path)
                 own_section = True
-                if blk.heading or len(t) <= 40:
+                if not lead and (blk.heading or len(t) <= 40):
                     continue
             elif blk.heading and ctx.section_actor and blk.level <= speaker_level:
                 ctx.section_actor = None
@@ -354,13 +430,37 @@ class Extractor:
             self._paragraph(blk, ctx, directive_mode, subheading, bool(own_section))
 
     def _speaker_unit(self, line: str, heading: bool) -> str | None:
-        """The unit a speaker's line (浙江省政协主席 葛慧君) or a ``unit：`` heading names, else None."""
-        m = SPEAKER_LINE_RE.match(line) if len(line) <= 40 and not re.search(r"[。，；,;！？]", line) else None
-        if m is None and heading:
+        """The unit a speaker's line (浙江省政协主席 葛慧君, 市教育局 王某某发言) or a ``unit：`` heading names;
+        a numbered heading's label is no part of it (一、浙江省政协：…, （二）市教育局 王某某)."""
+        line = NUMBER_LABEL_RE.sub("", line) if heading else line
+        if len(line) <= 40 and not re.search(r"[。；;！？]", line):
+            for pattern in (SPEAKER_LINE_RE, UNIT_SPEAKER_RE):
+                m = pattern.match(line)
+                unit = m and (m.groupdict().get("unit") or m.groupdict().get("unit2"))
+                if unit and (named := self._unit_named(unit)):
+                    return named
+        if heading:
             m = HEADING_UNIT_RE.match(line)
-        if m is None:
+            if m:
+                return self._unit_named(m.group("unit"))
+        return None
+
+    def _speaker_lead(self, line: str) -> tuple[str, int] | None:
+        """A speaker's line run into the speech (浙江省政协主席 葛慧君：我们…): the unit and where the speech starts."""
+        k = line.find("：", 0, 41)
+        if k < 0:
+            k = line.find(":", 0, 41)
+        if k < 4 or k + 1 >= len(line):
             return None
-        return self._unit_named(m.group("unit"))
+        head = line[: k + 1]
+        for pattern in (SPEAKER_LINE_RE, UNIT_SPEAKER_RE):
+            m = pattern.match(head)
+            unit = m and (m.groupdict().get("unit") or m.groupdict().get("unit2"))
+            if unit and (m.groupdict().get("name") or m.groupdict().get("name2") or pattern is SPEAKER_LINE_RE):
+                named = self._unit_named(unit)
+                if named:
+                    return named, k + 1
+        return None
 
     def _unit_named(self, unit: str) -> str | None:
         """The normal form of ``unit`` when the whole text is one particular body's name, else None."""
@@ -425,7 +525,8 @@ class Extractor:
                     rule, reason = "directive", "demand_part"  # the sentence's modal governs each listed demand
                 previous_rule = rule
                 feats = _features(
-                    rule, reason, directive_mode=directive_mode, meeting_mode=meeting_mode, speech=ctx.is_speech,
+                    rule, reason, directive_mode=directive_mode, meeting_mode=meeting_mode,
+                    speech=ctx.is_speech and not ctx.section_actor,  # a speaker section of a digest is a unit reporting its own work
                     own_section=own_section, story=story, summary=summary, lead_in=lead_in, person=person,
                     specific=bool(specific), mentioned=bool(mentions), first=si == 0, in_section=bool(blk.path),
                     speaker_section=bool(ctx.section_actor), later=later, text=pt,
@@ -434,7 +535,7 @@ class Extractor:
                     ctx.collected.append((pt, feats))
                 ctx.pending.append(
                     _Pending(piece, mentions, specific, rule, feats, directive_mode, blk.path, heading,
-                             self._actor(ctx), id(blk), voice)
+                             self._actor(ctx), id(blk), voice, ctx.section_actor)
                 )
         ctx.section_actor = outer_actor
 
@@ -467,7 +568,7 @@ class Extractor:
             elif p.voice:
                 orgs = last_actor = list(p.voice)
             elif p.specific:
-                orgs = _dedupe([self._as_subject(m.name, ctx) for m in p.specific])
+                orgs = _dedupe([self._as_subject(m.name, ctx, p.speaker_unit) for m in p.specific])
                 last_actor = orgs
             elif p.mentions and last_actor and any(a.endswith(p.mentions[0].text) for a in last_actor):
                 orgs = list(last_actor)
@@ -534,13 +635,15 @@ class Extractor:
             return None, "confidence"
         return kind, "rule"
 
-    def _as_subject(self, name: str, ctx: _Context) -> str:
+    def _as_subject(self, name: str, ctx: _Context, speaker_unit: str | None = None) -> str:
         """Province dropped; a longer spelling of the document's subject becomes the subject, and so does
-        the body's own generic name for itself (医院党委, 集团公司党委 in a report about that hospital or group)."""
+        the body's own generic name for itself (医院党委, 集团公司党委 in a report about that hospital or
+        group; 学校 in the section of a digest where ``speaker_unit``, a university, speaks)."""
         name = self.finder.strip_province(name)
         subject = ctx.subject
-        if subject and SELF_NAME_RE.fullmatch(name):
-            return subject
+        own = speaker_unit or subject
+        if own and SELF_NAME_RE.fullmatch(name):
+            return own
         if subject and subject.endswith(("市", "县", "区", "州", "旗")) and name != subject and name.endswith(subject):
             return subject
         return name
@@ -703,9 +806,14 @@ class Extractor:
 _AIM_VERBS = frozenset("推动 推进 加强 强化 深化 落实 实现 优化 用好 抓好 做好 抓实 规范 聚焦 围绕 针对 统筹 构建 用活 织密 畅通 拓展 构筑 明确 形成 利用 依托 运用 采取 进行 发动".split())
 
 
+_NOUN_HEADS = ("单位", "部门", "中心", "机构", "企业", "主体", "人员")
+
+
 def _opens_measure(text: str) -> bool:
     """Whether a listed part opens with a measure's own verb (组织…, 参观…, 将…纳入…), not an aim's."""
     m = cues.VERB_RE.match(text)
+    if m and text[m.end():].startswith(_NOUN_HEADS):
+        return False  # 建设单位, 服务中心: the verb modifies a body's head noun, it opens no measure
     return bool((m and m.group() not in _AIM_VERBS) or cues.TAKE_AS_RE.match(text))
 
 

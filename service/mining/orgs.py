@@ -16,7 +16,7 @@ from service.mining import cues, resources
 
 NAME_POS = {"n", "nr", "nrt", "nrfg", "ns", "nt", "nz", "j", "b", "eng", "zg", "s", "f", "ng", "an", "nh"}
 JOINERS = {"和", "与", "及", "、", "等"}
-LEAD_RE = re.compile(r"^(?:如|例如|比如|再如|其中|同时|此外|另外|并且|并|还有|像|其次|最后)[，,]?")
+LEAD_RE = re.compile(r"^(?:(?:如|例如|比如|再如|其中|同时|此外|另外|并且|并|还有|像|其次|最后)[，,]?)?(?:由(?![于此衷])(?=[\u4e00-\u9fff]{2,20}?(?:负责|牵头|统一)(?![^，。；]{0,12}的)))?")
 PLACE_RE = re.compile(r"^[\u4e00-\u9fff]{1,6}?(?:自治州|自治县|特别行政区|省|市|州|盟|县|区|旗)")
 BAD_HEAD_RE = re.compile(r"^(?:[经由对在向从据按把将被让为与和及同跟给以于即]|来自|包括|其中)")
 # A website or a channel publishes; it does not act (…教育部政府门户网站, …客户端).
@@ -176,7 +176,12 @@ class OrgFinder:
     def _unit_ahead(self, tokens: list[tuple[str, str]], k: int) -> bool:
         """A short verb-tagged word opening a name (a 学院, 中心 or 局 whose first word jieba tags as a verb):
         a unit word follows within three nouns."""
-        if tokens[k][0] in PREDICATE_WORDS or len(tokens[k][0]) > 2:
+        if tokens[k][0] in PREDICATE_WORDS or len(tokens[k][0]) > 2 or k + 1 >= len(tokens):
+            return False
+        word, flag = tokens[k + 1]
+        # a verb right before a unit word, a place or an enumeration governs it (拟定支部…, 帮助川口村…, 查看各支部…);
+        # a name's first word is followed by a plain noun (应用技术学院)
+        if flag.startswith("ns") or word.startswith(("各", "全")) or self._is_unit_token((word, flag, 0)) or len(word) == 1:
             return False
         for word, flag in tokens[k + 1 : k + 4]:
             if self._is_unit_token((word, flag, 0)):
@@ -208,6 +213,10 @@ class OrgFinder:
                 if nxt in {"同志", "说", "表示", "指出", "强调", "介绍", "回顾", "认为"}:
                     return True
         return False
+
+    def words(self, text: str) -> list[tuple[str, str]]:
+        """``(word, flag)`` pairs of ``text`` as the finder's tagger cuts it."""
+        return [(t.word, t.flag) for t in self._pos.cut(text)]
 
     def is_place(self, text: str) -> bool:
         """Whether ``text`` is made of place-name tokens only (云南丽江, 青海玉树州)."""
