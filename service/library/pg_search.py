@@ -216,6 +216,13 @@ class PgPracticeIndex(PracticeIndex):
         """Drop every practice of a document from the index (inside the caller's transaction)."""
         self._forget(conn, "document_id = %s", (document_id,))
 
+    def set_tags(self, conn: psycopg.Connection, practice_id: int, tags: list[str]) -> None:
+        """Follow a practice's tags after indexing (the tag filter and facets read this copy).
+
+        As on SQLite, the context words keep the tags the practice had when it was indexed.
+        """
+        conn.execute("UPDATE search_practices SET tags = %s WHERE practice_id = %s", (list(tags), practice_id))
+
     def _forget(self, conn: psycopg.Connection, where: str, params: tuple) -> None:
         self._count(conn, where, params, -1)
         conn.execute(f"DELETE FROM search_practices WHERE {where}", params)

@@ -153,3 +153,12 @@ def test_migrations_are_idempotent(pg):
     pg_index.migrate(conn)
     pg_index.migrate(conn)
     assert conn.execute("SELECT version FROM schema_migrations WHERE component = 'search'").fetchone()[0] == 1
+
+
+def test_a_tag_added_later_filters_the_search(library, pg):
+    conn, pg_index = pg
+    target = practice_id(library, SEED, "日读一文")
+    assert pg_index.search(conn, "学习制度", SearchFilters(tag="学习型机关"), limit=10).total == 0
+    pg_index.set_tags(conn, target, ["学习型机关"])
+    page = pg_index.search(conn, "学习制度", SearchFilters(tag="学习型机关"), limit=10)
+    assert ids(page) == [target]
