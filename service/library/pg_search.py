@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 import psycopg
+from psycopg.types.json import Jsonb
 
 from service.library import tokenize
 from service.library.search import (
@@ -96,8 +97,10 @@ def _create_tables(conn: psycopg.Connection) -> None:
             words_body    text NOT NULL,          -- jieba words of the text, space-separated
             words_context text NOT NULL,          -- and of its name, units, headings, title, keywords, tags
             words         tsvector NOT NULL,      -- both: body positions weight A, context B
+            words_tf      jsonb NOT NULL,         -- term → [count in body, count in context], read by BM25
             words_length  integer NOT NULL,
             grams         tsvector NOT NULL,      -- character bigrams of name and text
+            grams_tf      jsonb NOT NULL,
             grams_length  integer NOT NULL,
             vector        halfvec({DIMENSIONS})
         );
@@ -167,6 +170,15 @@ def tsvector_literal(body: list[str], context: list[str] = ()) -> str:  # type: 
     )
 
 
+def term_frequencies(body: list[str], context: list[str] = ()) -> dict[str, list[int]]:  # type: ignore[assignment]
+    """Each token's count in the body and in the context: BM25 weighs the two columns at query time."""
+    counts: dict[str, list[int]] = {}
+    for column, tokens in enumerate((body, context)):
+        for token in tokens:
+            counts.setdefault(token, [0, 0])[column] += 1
+    return counts
+
+
 class PgPracticeIndex(PracticeIndex):
     """:class:`PracticeIndex` over PostgreSQL (same public methods; ``conn`` is a psycopg connection)."""
 
@@ -200,14 +212,15 @@ class PgPracticeIndex(PracticeIndex):
             rows.append((
                 it.id, it.document_id, it.text, it.topic, it.kind, it.year, it.doc_kind, list(it.orgs),
                 list(it.tags), " ".join(body), " ".join(context), tsvector_literal(body, context),
-                len(body) + len(context), tsvector_literal(grams), len(grams),
-                None if vector is None else str(vector),
+                Jsonb(term_frequencies(body, context)), len(body) + len(context), tsvector_literal(grams),
+                Jsonb(term_frequencies(grams)), len(grams), None if vector is None else str(vector),
             ))
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO search_practices(practice_id, document_id, text, topic, kind, year, doc_kind, orgs, tags,"
-                " words_body, words_context, words, words_length, grams, grams_length, vector)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::tsvector, %s, %s::tsvector, %s, %s::halfvec)",
+                " words_body, words_context, words, words_tf, words_length, grams, grams_tf, grams_length, vector)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::tsvector, %s, %s, %s::tsvector, %s, %s,"
+                " %s::halfvec)",
                 rows,
             )
         self._count(conn, "practice_id = ANY(%s)", (ids,), +1)
@@ -233,20 +246,24 @@ class PgPracticeIndex(PracticeIndex):
         Terms are updated in sorted order, so concurrent writers lock them in the same order.
         """
         for field, column, length in (("w", "words", "words_length"), ("g", "grams", "grams_length")):
-            conn.execute(
+            gone = conn.execute(
                 "INSERT INTO search_terms(field, term, df) "
                 f"SELECT %s, t.term, %s * count(*) FROM search_practices, unnest(tsvector_to_array({column})) t(term) "
                 f"WHERE {where} GROUP BY t.term ORDER BY t.term "
-                "ON CONFLICT (field, term) DO UPDATE SET df = search_terms.df + excluded.df",
+                "ON CONFLICT (field, term) DO UPDATE SET df = search_terms.df + excluded.df RETURNING term, df",
                 (field, sign, *params),
-            )
+            ).fetchall()
+            if sign < 0:
+                conn.execute(
+                    "DELETE FROM search_terms WHERE field = %s AND term = ANY(%s) AND df <= 0",
+                    (field, [term for term, df in gone if df <= 0]),
+                )
             conn.execute(
                 "UPDATE search_totals t SET rows = t.rows + %s * s.n, tokens = t.tokens + %s * s.tokens "
                 f"FROM (SELECT count(*) AS n, coalesce(sum({length}), 0) AS tokens FROM search_practices WHERE {where}) s "
                 "WHERE field = %s",
                 (sign, sign, *params, field),
             )
-        conn.execute("DELETE FROM search_terms WHERE df <= 0")
         conn.execute("UPDATE search_state SET value = %s WHERE key = 'generation'", (secrets.token_hex(8),))
 
     # -- storage answers for the shared ranking code ---------------------------------------------
@@ -371,7 +388,7 @@ class PgPracticeIndex(PracticeIndex):
         if not terms:
             return []
         field = _field(table)
-        column, length = ("words", "words_length") if field == "w" else ("grams", "grams_length")
+        column = "words" if field == "w" else "grams"
         n, tokens = conn.execute("SELECT rows, tokens FROM search_totals WHERE field = %s", (field,)).fetchone()
         if not n:
             return []
@@ -382,37 +399,31 @@ class PgPracticeIndex(PracticeIndex):
         # FTS5: idf = log((N - n + 0.5) / (n + 0.5)), never below 1e-6
         idf = [max(math.log((n - df[t] + 0.5) / (df[t] + 0.5)), 1e-6) for t in terms]
         ordered = self._lexical_index(conn) == "rum"
-        candidates: set[int] = set()
+        # candidates, per term: every practice holding a rare term; for a common one, RUM hands back the
+        # ``candidates`` practices where it is most frequent without reading the rest
+        parts: list[str] = []
+        args: list[Any] = []
         for t in terms:
             query = _tsquery(t)
+            select = (f"SELECT practice_id, {column}_tf AS tf, {column}_length AS len FROM search_practices "
+                      f"WHERE {column} @@ %s::tsquery AND {where}")
             if df[t] <= self.candidates or not ordered:
-                rows = conn.execute(
-                    f"SELECT practice_id FROM search_practices WHERE {column} @@ %s::tsquery AND {where} LIMIT %s",
-                    [query, *params, self.candidates],
-                )
+                parts.append(f"({select} LIMIT %s)")
+                args += [query, *params, self.candidates]
             else:
-                # RUM hands back a common term's practices by its frequency in them, without reading the rest
-                rows = conn.execute(
-                    f"SELECT practice_id FROM search_practices WHERE {column} @@ %s::tsquery AND {where} "
-                    f"ORDER BY {column} <=> %s::tsquery LIMIT %s",
-                    [query, *params, query, self.candidates],
-                )
-            candidates.update(r[0] for r in rows)
-        if not candidates:
-            return []
+                parts.append(f"({select} ORDER BY {column} <=> %s::tsquery LIMIT %s)")
+                args += [query, *params, query, self.candidates]
         body, context = weights[0], weights[1] if len(weights) > 1 else 0.0
         avgdl = max(float(tokens) / float(n), 1e-9)
         rows = conn.execute(
-            "WITH q(term, idf) AS (SELECT * FROM unnest(%s::text[], %s::float8[])) "
-            "SELECT s.practice_id, sum(q.idf * t.tf * %s / (t.tf + %s * (1 - %s + %s * s." + length + " / %s))) AS score "
-            "FROM search_practices s "
-            "CROSS JOIN LATERAL (SELECT u.lexeme, (SELECT sum(CASE w WHEN 'A' THEN %s ELSE %s END) "
-            f"  FROM unnest(u.weights) w) AS tf FROM unnest(s.{column}) u WHERE u.lexeme = ANY(%s)) t "
-            "JOIN q ON q.term = t.lexeme "
-            "WHERE s.practice_id = ANY(%s) GROUP BY s.practice_id "
-            "ORDER BY score DESC, s.practice_id LIMIT %s",
-            [terms, idf, BM25_K1 + 1, BM25_K1, BM25_B, BM25_B, avgdl, body, context, terms,
-             sorted(candidates), self.weights.depth],
+            f"WITH hit AS ({' UNION ALL '.join(parts)}), "
+            "candidate AS (SELECT DISTINCT ON (practice_id) practice_id, tf, len FROM hit) "
+            "SELECT c.practice_id, sum(q.idf * x.f * %s / (x.f + %s * (1 - %s + %s * c.len / %s))) AS score "
+            "FROM candidate c CROSS JOIN unnest(%s::text[], %s::float8[]) q(term, idf) "
+            "CROSS JOIN LATERAL (SELECT coalesce((c.tf -> q.term ->> 0)::float8, 0) * %s"
+            " + coalesce((c.tf -> q.term ->> 1)::float8, 0) * %s AS f) x "
+            "GROUP BY c.practice_id ORDER BY score DESC, c.practice_id LIMIT %s",
+            [*args, BM25_K1 + 1, BM25_K1, BM25_B, BM25_B, avgdl, terms, idf, body, context, self.weights.depth],
         )
         return [r[0] for r in rows]
 
