@@ -104,6 +104,13 @@ def _create_tables(conn: psycopg.Connection) -> None:
             grams_length  integer NOT NULL,
             vector        halfvec({DIMENSIONS})
         );
+        -- ranking reads the term counts of a thousand candidates a query: they stay in the row, and what only
+        -- the page, the floor or a recheck reads is moved out first when a row outgrows a page quarter
+        ALTER TABLE search_practices
+            ALTER COLUMN words_tf SET STORAGE MAIN, ALTER COLUMN grams_tf SET STORAGE MAIN,
+            ALTER COLUMN text SET STORAGE EXTERNAL, ALTER COLUMN words_body SET STORAGE EXTERNAL,
+            ALTER COLUMN words_context SET STORAGE EXTERNAL, ALTER COLUMN words SET STORAGE EXTERNAL,
+            ALTER COLUMN grams SET STORAGE EXTERNAL;
         CREATE INDEX search_practices_words ON search_practices USING {method} (words {ops});
         CREATE INDEX search_practices_grams ON search_practices USING {method} (grams {ops});
         CREATE INDEX search_practices_vector ON search_practices USING hnsw (vector halfvec_cosine_ops);
@@ -186,6 +193,7 @@ class PgPracticeIndex(PracticeIndex):
         super().__init__(*args, **kwargs)
         self.candidates = candidates  # per query term, taken from the text index before BM25
         self.ef_search = ef_search
+        self._methods: dict[str, str] = {}
 
     # -- schema -------------------------------------------------------------------------------
 
@@ -270,7 +278,7 @@ class PgPracticeIndex(PracticeIndex):
 
     def _generation(self, conn: psycopg.Connection) -> tuple[str, str]:  # type: ignore[override]
         row = conn.execute("SELECT value FROM search_state WHERE key = 'generation'").fetchone()
-        return f"pg:{conn.info.host}:{conn.info.port}/{conn.info.dbname}", row[0] if row else ""
+        return _database(conn), row[0] if row else ""
 
     def _size(self, conn: psycopg.Connection) -> int:  # type: ignore[override]
         return int(conn.execute("SELECT rows FROM search_totals WHERE field = 'w'").fetchone()[0])
@@ -303,8 +311,7 @@ class PgPracticeIndex(PracticeIndex):
         ``floor_margin`` of the best and above ``floor_cosine``."""
         w = self.weights
         q = str(np.asarray(query_vec, dtype=np.float32).tolist())
-        conn.execute(f"SET hnsw.ef_search = {int(max(self.ef_search, w.depth))}")
-        conn.execute("SET hnsw.iterative_scan = relaxed_order")
+        self._hnsw_settings(conn, max(self.ef_search, w.depth))
         # relaxed order: the scan may return a few rows out of order, so they are sorted again
         sql = (
             "WITH near AS MATERIALIZED (SELECT practice_id, vector <=> %s::halfvec AS d FROM search_practices "
@@ -428,8 +435,21 @@ class PgPracticeIndex(PracticeIndex):
         return [r[0] for r in rows]
 
     def _lexical_index(self, conn: psycopg.Connection) -> str:
-        row = conn.execute("SELECT value FROM search_state WHERE key = 'lexical_index'").fetchone()
-        return row[0] if row else "gin"
+        """``rum`` or ``gin``: chosen by the migration, so read once per database."""
+        key = _database(conn)
+        method = self._methods.get(key)
+        if method is None:
+            row = conn.execute("SELECT value FROM search_state WHERE key = 'lexical_index'").fetchone()
+            method = self._methods[key] = row[0] if row else "gin"
+        return method
+
+    @staticmethod
+    def _hnsw_settings(conn: psycopg.Connection, ef_search: int) -> None:
+        # relaxed order: a filtered scan walks on until enough rows pass (its few out-of-order rows are re-sorted)
+        conn.execute(
+            "SELECT set_config('hnsw.ef_search', %s, false), set_config('hnsw.iterative_scan', 'relaxed_order', false)",
+            (str(int(ef_search)),),
+        )
 
     # -- reading without a query ---------------------------------------------------------------
 
@@ -465,8 +485,7 @@ class PgPracticeIndex(PracticeIndex):
                 Hit(pid, 1.0 / (rank + 1), sorted(words & set(tokenize.words(texts.get(pid, ""))), key=len, reverse=True)[:8])
                 for rank, pid in enumerate(ids)
             ]
-        conn.execute(f"SET hnsw.ef_search = {int(self.ef_search)}")
-        conn.execute("SET hnsw.iterative_scan = relaxed_order")
+        self._hnsw_settings(conn, self.ef_search)
         rows = conn.execute(
             "SELECT practice_id, 1 - (vector <=> %s::halfvec), text FROM search_practices "
             f"WHERE vector IS NOT NULL AND {where} ORDER BY vector <=> %s::halfvec LIMIT %s",
@@ -486,6 +505,10 @@ class PgPracticeIndex(PracticeIndex):
             Hit(pid, score, sorted(words & set(tokenize.words(texts[pid])), key=len, reverse=True)[:8])
             for pid, score in zip(top, top_scores, strict=True)
         ]
+
+
+def _database(conn: psycopg.Connection) -> str:
+    return f"pg:{conn.info.host}:{conn.info.port}/{conn.info.dbname}"
 
 
 def _field(table: str) -> str:
