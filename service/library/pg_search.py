@@ -407,30 +407,43 @@ class PgPracticeIndex(PracticeIndex):
         idf = [max(math.log((n - df[t] + 0.5) / (df[t] + 0.5)), 1e-6) for t in terms]
         ordered = self._lexical_index(conn) == "rum"
         # candidates, per term: every practice holding a rare term; for a common one, RUM hands back the
-        # ``candidates`` practices where it is most frequent without reading the rest
+        # ``candidates`` practices where it is most frequent without reading the rest. Each hit brings its
+        # term's count (one jsonb lookup per hit, not one per candidate and query term).
         parts: list[str] = []
         args: list[Any] = []
+        common: list[str] = []
         for t in terms:
             query = _tsquery(t)
-            select = (f"SELECT practice_id, {column}_tf AS tf, {column}_length AS len FROM search_practices "
-                      f"WHERE {column} @@ %s::tsquery AND {where}")
-            if df[t] <= self.candidates or not ordered:
-                parts.append(f"({select} LIMIT %s)")
-                args += [query, *params, self.candidates]
+            select = (f"SELECT practice_id, %s::text AS term, {column}_tf -> %s AS tf, {column}_length AS len, "
+                      f"{{doc}} AS doc FROM search_practices WHERE {column} @@ %s::tsquery AND {where}")
+            if df[t] <= self.candidates:
+                parts.append(f"({select})")
+                args += [t, t, query, *params]
             else:
-                parts.append(f"({select} ORDER BY {column} <=> %s::tsquery LIMIT %s)")
-                args += [query, *params, query, self.candidates]
+                common.append(t)
+                order = f" ORDER BY {column} <=> %s::tsquery" if ordered else ""
+                parts.append(f"({select}{order} LIMIT %s)")
+                args += [t, t, query, *params, *([query] if ordered else []), self.candidates]
+        # a candidate found through another term still counts the common terms it holds
+        doc = f"{column}_tf" if common else "NULL::jsonb"
+        pairs = "SELECT practice_id, term, tf, len FROM hit"
+        if common:
+            pairs += (
+                " UNION SELECT c.practice_id, t.term, c.doc -> t.term, c.len FROM "
+                "(SELECT DISTINCT ON (practice_id) practice_id, doc, len FROM hit) c "
+                "CROSS JOIN unnest(%s::text[]) t(term) WHERE c.doc ? t.term"
+            )
         body, context = weights[0], weights[1] if len(weights) > 1 else 0.0
         avgdl = max(float(tokens) / float(n), 1e-9)
         rows = conn.execute(
-            f"WITH hit AS ({' UNION ALL '.join(parts)}), "
-            "candidate AS (SELECT DISTINCT ON (practice_id) practice_id, tf, len FROM hit) "
-            "SELECT c.practice_id, sum(q.idf * x.f * %s / (x.f + %s * (1 - %s + %s * c.len / %s))) AS score "
-            "FROM candidate c CROSS JOIN unnest(%s::text[], %s::float8[]) q(term, idf) "
-            "CROSS JOIN LATERAL (SELECT coalesce((c.tf -> q.term ->> 0)::float8, 0) * %s"
-            " + coalesce((c.tf -> q.term ->> 1)::float8, 0) * %s AS f) x "
-            "GROUP BY c.practice_id ORDER BY score DESC, c.practice_id LIMIT %s",
-            [*args, BM25_K1 + 1, BM25_K1, BM25_B, BM25_B, avgdl, terms, idf, body, context, self.weights.depth],
+            f"WITH hit AS ({' UNION ALL '.join(parts).format(doc=doc)}), pair AS ({pairs}) "
+            "SELECT p.practice_id, sum(q.idf * x.f * %s / (x.f + %s * (1 - %s + %s * p.len / %s))) AS score "
+            "FROM pair p JOIN unnest(%s::text[], %s::float8[]) q(term, idf) ON q.term = p.term "
+            "CROSS JOIN LATERAL (SELECT coalesce((p.tf ->> 0)::float8, 0) * %s"
+            " + coalesce((p.tf ->> 1)::float8, 0) * %s AS f) x "
+            "GROUP BY p.practice_id ORDER BY score DESC, p.practice_id LIMIT %s",
+            [*args, *([common] if common else []), BM25_K1 + 1, BM25_K1, BM25_B, BM25_B, avgdl, terms, idf,
+             body, context, self.weights.depth],
         )
         return [r[0] for r in rows]
 

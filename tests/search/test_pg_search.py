@@ -162,3 +162,18 @@ def test_a_tag_added_later_filters_the_search(library, pg):
     pg_index.set_tags(conn, target, ["学习型机关"])
     page = pg_index.search(conn, "学习制度", SearchFilters(tag="学习型机关"), limit=10)
     assert ids(page) == [target]
+
+
+def test_a_common_term_is_ranked_from_its_most_frequent_practices(library, index, pg, embedder):
+    """When a term is in more practices than the candidate budget, its best practices still lead."""
+    from service.library import tokenize
+
+    conn, _ = pg
+    narrow = PgPracticeIndex(embedder, candidates=10)
+    terms = tokenize.words("党员志愿服务学习制度")
+    fts5 = index._fts(library, "practice_words", terms, "1", [], (1.0, 0.5))
+    ours = narrow._fts(conn, "practice_words", terms, "TRUE", [], (1.0, 0.5))
+    df = narrow._stats(conn, "practice_words", terms, narrow._size(conn)).df
+    assert max(df.values()) > 10  # the budget truncates at least one term
+    assert len(ours) < len(fts5)
+    assert ours[:5] == fts5[:5]
