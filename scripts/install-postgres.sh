@@ -57,8 +57,9 @@ if [ ! -f "$EXT_DIR/vector--$PGVECTOR_VERSION.sql" ]; then
 fi
 
 if ! pg_isready -q; then
+  # the SQLite default runs without it; the PostgreSQL tests will fail and say so
   echo "PostgreSQL is not answering at $PGHOST:$PGPORT: start it, then run 'make system' again." >&2
-  exit 1
+  exit 0
 fi
 
 psql_() { PGOPTIONS="--client-min-messages=warning" psql -X -q -v ON_ERROR_STOP=1 "$@"; }
