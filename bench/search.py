@@ -16,6 +16,7 @@ CPU milliseconds per first-seen query, which a shared machine does not inflate.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -25,12 +26,15 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from service.intake import parse_file
 from service.library.db import connect
 from service.library.groups import PracticeGrouper
+from service.library.pg_db import scratch_database
+from service.library.pg_search import PgPracticeIndex, connect_pg
 from service.library.schema import migrate as migrate_library
 from service.library.search import IndexedPractice, PracticeIndex, SearchFilters
 from service.library.search_eval import QUERIES, VectorCache, clause_entries, eval_files, load_queries
@@ -86,13 +90,16 @@ def _item(pid: int, doc_id: int, text: str, orgs: list[str], section: list[str],
 
 
 def build(path: Path, index: PracticeIndex, n: int, clauses, base: np.ndarray, per_doc: int = 100,
-          seed: int = 7) -> dict[str, float]:
-    """Write ``n`` synthetic practices into a fresh library at ``path``; returns build timings."""
+          seed: int = 7, index_conn: Any = None) -> dict[str, float]:
+    """Write ``n`` synthetic practices into a fresh library at ``path``; returns build timings.
+
+    ``index_conn`` is the index's own database (PostgreSQL) when it is not the library file.
+    """
     rng = random.Random(seed)
     noise = np.random.default_rng(seed)
     conn = connect(path)
     migrate_library(conn)
-    index.migrate(conn)
+    index.migrate(conn if index_conn is None else index_conn)
     PracticeGrouper().migrate(conn)
     now = datetime.now(UTC).isoformat(timespec="seconds")
     t_store = t_index = 0.0
@@ -128,7 +135,11 @@ def build(path: Path, index: PracticeIndex, n: int, clauses, base: np.ndarray, p
             vec = base[k] + noise.normal(0, 0.01, base.shape[1]).astype(np.float32)
             rows.append(vec / np.linalg.norm(vec))
         t1 = time.perf_counter()
-        index.add(conn, items, np.vstack(rows))
+        if index_conn is None:
+            index.add(conn, items, np.vstack(rows))
+        else:
+            with index_conn.transaction():
+                index.add(index_conn, items, np.vstack(rows))
         conn.execute("COMMIT")
         t2 = time.perf_counter()
         t_store += t1 - t0
@@ -171,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", help="语料句向量缓存 .npz（默认放在临时目录）")
     parser.add_argument("--encoders", default="onnx,torch",
                         help="比较的编码器，逗号分隔：onnx（int8，服务默认）、torch（fp32 原路径）；库向量取第一个")
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite",
+                        help="postgresql：索引建在临时 PostgreSQL 数据库（JINGYAN_PG_ADMIN_URL），检索走 PgPracticeIndex")
     args = parser.parse_args(argv)
 
     from threadpoolctl import threadpool_limits
@@ -192,44 +205,59 @@ def main(argv: list[str] | None = None) -> int:
         print(f"语料句子 {len(clauses)} 条，向量 {time.perf_counter() - t:.1f} 秒")
         for n in [int(x) for x in args.sizes.split(",") if x.strip()]:
             path = Path(tmp) / f"bench-{n}.sqlite"
-            index = PracticeIndex(embedder)
-            t = time.perf_counter()
-            timing = build(path, index, n, clauses, base)
-            total = time.perf_counter() - t
-            print(f"\n== {n} 条做法：建库 {total:.1f} 秒（写入 {timing['store_s']:.1f} 秒，"
-                  f"索引分词与向量入库 {timing['index_s']:.1f} 秒）")
-            conn = connect(path)
-            index = PracticeIndex(embedder)  # fresh: the matrix loads lazily from SQLite
-            t = time.perf_counter()
-            index.search(conn, "学习制度", SearchFilters())
-            print(f"首次检索（含从 SQLite 载入 {len(index.vectors.matrix(conn))} 条向量）：{time.perf_counter() - t:.2f} 秒")
-            cold_by: dict[str, tuple[list[float], list[float]]] = {}
-            for name, encoder in encoders.items():
-                fresh = PracticeIndex(encoder)
-                fresh.search(conn, "学习制度", SearchFilters())  # same warm library, empty query cache
-                cpu: list[float] = []
-                cold_by[name] = (latencies(conn, fresh, queries, SearchFilters(), cpu), cpu)
-            cold = latencies(conn, index, queries, SearchFilters())
-            warm = latencies(conn, index, queries, SearchFilters())
-            org = latencies(conn, index, queries, SearchFilters(org=UNITS[0]))
-            lexical = latencies(conn, PracticeIndex(None), queries, SearchFilters())
-            browse = latencies(conn, index, [""] * 20, SearchFilters(year=2020))
-            for name, values in (
-                ("混合检索，查询向量未缓存（含模型编码）", cold),
-                ("混合检索，查询向量已缓存（LRU）", warm),
-                ("混合检索 + 单位筛选（已缓存）", org),
-                ("仅关键词（无模型）", lexical),
-                ("浏览（空查询 + 年份筛选）", browse),
-            ):
-                print(f"  {name:<28} p50 {pct(values, 50):7.1f} ms   p95 {pct(values, 95):7.1f} ms   (n={len(values)})")
-            for name, (wall, cpu) in cold_by.items():
-                print(f"  首次查询（{name} 编码器）{'':<14} p50 {pct(wall, 50):7.1f} ms   p95 {pct(wall, 95):7.1f} ms   "
-                      f"CPU p50 {pct(cpu, 50):6.1f} ms  p95 {pct(cpu, 95):6.1f} ms   (n={len(wall)})")
-            rss, peak = resident_mb()
-            print(f"  本进程内存：RSS {rss:.0f} MB，峰值 {peak:.0f} MB（模型{'、'.join(encoders)}，{n} 条向量与检索缓存）")
-            print(f"  负载 {' '.join(f'{x:.1f}' for x in os.getloadavg())}（{os.cpu_count()} 核，共享机器时墙钟时间偏高）")
-            conn.close()
+            with contextlib.ExitStack() as stack:
+                if args.backend == "postgresql":
+                    url = stack.enter_context(scratch_database("jingyan_bench"))
+                    conn = stack.enter_context(connect_pg(url))
+                    make = PgPracticeIndex
+                else:
+                    conn = None
+                    make = PracticeIndex
+                run_size(n, path, make, conn, embedder, encoders, queries, clauses, base)
     return 0
+
+
+def run_size(n: int, path: Path, make: Any, index_conn: Any, embedder: Any, encoders: dict, queries: list[str],
+             clauses: list, base: np.ndarray) -> None:
+    """Build a library of ``n`` practices and print the latencies of each kind of search on it."""
+    index = make(embedder)
+    t = time.perf_counter()
+    timing = build(path, index, n, clauses, base, index_conn=index_conn)
+    total = time.perf_counter() - t
+    print(f"\n== {n} 条做法（{'PostgreSQL' if index_conn is not None else 'SQLite'}）：建库 {total:.1f} 秒"
+          f"（写入 {timing['store_s']:.1f} 秒，索引分词与向量入库 {timing['index_s']:.1f} 秒）")
+    conn = connect(path) if index_conn is None else index_conn
+    index = make(embedder)  # fresh: SQLite's matrix loads lazily
+    t = time.perf_counter()
+    index.search(conn, "学习制度", SearchFilters())
+    print(f"首次检索：{time.perf_counter() - t:.2f} 秒")
+    cold_by: dict[str, tuple[list[float], list[float]]] = {}
+    for name, encoder in encoders.items():
+        fresh = make(encoder)
+        fresh.search(conn, "学习制度", SearchFilters())  # same warm library, empty query cache
+        cpu: list[float] = []
+        cold_by[name] = (latencies(conn, fresh, queries, SearchFilters(), cpu), cpu)
+    cold = latencies(conn, index, queries, SearchFilters())
+    warm = latencies(conn, index, queries, SearchFilters())
+    org = latencies(conn, index, queries, SearchFilters(org=UNITS[0]))
+    lexical = latencies(conn, make(None), queries, SearchFilters())
+    browse = latencies(conn, index, [""] * 20, SearchFilters(year=2020))
+    for name, values in (
+        ("混合检索，查询向量未缓存（含模型编码）", cold),
+        ("混合检索，查询向量已缓存（LRU）", warm),
+        ("混合检索 + 单位筛选（已缓存）", org),
+        ("仅关键词（无模型）", lexical),
+        ("浏览（空查询 + 年份筛选）", browse),
+    ):
+        print(f"  {name:<28} p50 {pct(values, 50):7.1f} ms   p95 {pct(values, 95):7.1f} ms   (n={len(values)})")
+    for name, (wall, cpu) in cold_by.items():
+        print(f"  首次查询（{name} 编码器）{'':<14} p50 {pct(wall, 50):7.1f} ms   p95 {pct(wall, 95):7.1f} ms   "
+              f"CPU p50 {pct(cpu, 50):6.1f} ms  p95 {pct(cpu, 95):6.1f} ms   (n={len(wall)})")
+    rss, peak = resident_mb()
+    print(f"  本进程内存：RSS {rss:.0f} MB，峰值 {peak:.0f} MB（模型{'、'.join(encoders)}，{n} 条向量与检索缓存）")
+    print(f"  负载 {' '.join(f'{x:.1f}' for x in os.getloadavg())}（{os.cpu_count()} 核，共享机器时墙钟时间偏高）")
+    if index_conn is None:
+        conn.close()
 
 
 if __name__ == "__main__":

@@ -273,9 +273,9 @@ class PracticeIndex:
         ranked = self._rank(conn, plan, filters)
         ids = [pid for pid, _ in ranked]
         page = ranked[offset : offset + limit]
-        texts = _texts(conn, [pid for pid, _ in page])
+        texts = self._texts_of(conn, [pid for pid, _ in page])
         hits = [Hit(pid, score, highlight_terms(plan.highlight_terms, texts.get(pid, ""))) for pid, score in page]
-        return SearchPage(hits=hits, total=len(ids), facets=_facets_for_ids(conn, ids))
+        return SearchPage(hits=hits, total=len(ids), facets=self._facets_of(conn, ids))
 
     def plan(self, q: str) -> QueryPlan:
         """Terms each ranker will use for ``q`` (the query's words, its bigrams and synonym expansions)."""
@@ -296,15 +296,15 @@ class PracticeIndex:
     def _rank(self, conn: sqlite3.Connection, plan: QueryPlan, filters: SearchFilters) -> list[tuple[int, float]]:
         """Fuse the rankers' lists into one ``[(practice_id, score)]`` best first."""
         w = self.weights
-        where, params = _filter_sql(filters)
-        n = conn.execute("SELECT COUNT(*) FROM practice_vectors").fetchone()[0] or _count_practices(conn)
+        where, params = self._filter(filters)
+        n = self._size(conn)
         lists: list[tuple[float, list[int]]] = []
-        pending: Future[_VectorScores] | None = None
+        pending: Future[Any] | None = None
         if self.embedder is not None and w.vectors > 0:
             text = plan.query
             if w.expand_vector_query and plan.expansions:
                 text = f"{plan.query} {' '.join(plan.expansions)}"
-            pending = self._encoder.submit(self._vector_scores, self.vectors.matrix(conn), text, filters.is_empty())
+            pending = self._start_vectors(conn, text, filters)
         bm25_weights = (1.0, w.context_weight)
         if plan.words and w.words > 0:
             stats = self._stats(conn, "practice_words", plan.words, n)
@@ -327,11 +327,7 @@ class PracticeIndex:
                 self._answers(conn, plan, list(dict.fromkeys(pid for _, ranking in lists for pid in ranking)), set(), n)
             vector_ids, vouched = self._vector_ranking(conn, pending.result(), where, params)
             lists.append((w.vectors, vector_ids))
-        scores: dict[int, float] = {}
-        for weight, ranking in lists:
-            for rank, pid in enumerate(ranking):
-                scores[pid] = scores.get(pid, 0.0) + weight / (w.rrf_k + rank + 1)
-        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        ranked = fuse(lists, w.rrf_k)
         if not w.floor:
             return ranked
         answers = self._answers(conn, plan, [pid for pid, _ in ranked], vouched, n)
@@ -352,7 +348,7 @@ class PracticeIndex:
         # A hit's verdict holds until the index changes: repeated and paged queries, and the same
         # query under another filter, test only hits not seen before.
         w = self.weights
-        key = (_db_key(conn), _read_generation(conn), n, plan.query, w.expand, w.floor_coverage, w.floor_context)
+        key = (*self._generation(conn), n, plan.query, w.expand, w.floor_coverage, w.floor_context)
         with self._cache_lock:
             verdicts = self._verdicts.get(key)
             if verdicts is None:
@@ -379,6 +375,117 @@ class PracticeIndex:
             words = [e for e in {e.lower() for e in more} if e and not any(c.isspace() for c in e)]
             if mask and words:
                 triggers.append((mask, words))
+        rows = self._floor_bits(conn, rest, terms, triggers)
+        width = len(terms) + len(triggers)
+        word_bits = (1 << len(terms)) - 1
+
+        def words_held(bits: int) -> int:
+            have = bits & word_bits
+            for j, (mask, _) in enumerate(triggers):
+                if bits >> (len(terms) + j) & 1:
+                    have |= mask
+            return have
+
+        def mass(have: int) -> float:
+            return sum(v for i, v in enumerate(idf.values()) if have >> i & 1)
+
+        passes: dict[tuple[int, int], bool] = {}
+        found_verdicts: dict[int, bool] = {}
+        for pid, found in rows:
+            own = words_held(found & ((1 << width) - 1))
+            around = words_held(found >> width) & ~own
+            verdict = passes.get((own, around))
+            if verdict is None:
+                share = (mass(own) + w.floor_context * mass(around)) / total
+                verdict = passes[(own, around)] = share >= w.floor_coverage
+            found_verdicts[pid] = verdict
+        with self._cache_lock:
+            verdicts.update(found_verdicts)
+        keep.update(pid for pid, verdict in found_verdicts.items() if verdict)
+        return keep
+
+    def _stats(self, conn: sqlite3.Connection, table: str, terms: list[str], n: int) -> _TermStats:
+        """Document frequencies of ``terms``, memoised until the index changes.
+
+        fts5vocab counts documents by walking a term's posting list, which costs milliseconds for
+        common terms in a large library; the counts only move when practices are added or removed.
+        """
+        generation = self._generation(conn)
+        with self._cache_lock:
+            if self._df_generation != generation:
+                self._df_cache.clear()
+                self._df_generation = generation
+            missing = [t for t in dict.fromkeys(terms) if (table, t) not in self._df_cache]
+        if missing:
+            found = self._document_frequencies(conn, table, missing)
+            with self._cache_lock:
+                if len(self._df_cache) > 50_000:
+                    self._df_cache.clear()
+                for t in missing:
+                    self._df_cache[(table, t)] = found.get(t, 0)
+        with self._cache_lock:
+            df = {t: self._df_cache.get((table, t), 0) for t in terms}
+        return _TermStats(table, terms, n, df)
+
+    def _trust(self, conn: sqlite3.Connection, stats: _TermStats, ranking: list[int]) -> float:
+        """How far to trust a lexical ranker for this query: the share of the query's IDF mass its best hits hold.
+
+        A query whose words all occur in a practice (吹哨报到) gets full weight; a paraphrase whose
+        best lexical match shares only generic words (党组织 for 工地上建党组织) leaves the ranking
+        mostly to the vectors instead of letting two correlated lexical lists outvote them.
+        """
+        if self.weights.coverage_power <= 0 or not ranking:
+            return 1.0 if ranking else 0.0
+        idf = stats.idf()
+        total = sum(idf.values()) or 1.0
+        best = 0.0
+        for body in self._indexed_texts(conn, stats.table, ranking[: self.weights.coverage_depth]):
+            have = set(body.split())
+            best = max(best, sum(v for t, v in idf.items() if t in have) / total)
+        return best**self.weights.coverage_power
+
+    # -- storage: what a backend answers (SQLite here; service.library.pg_search for PostgreSQL) --------
+
+    def _generation(self, conn: sqlite3.Connection) -> tuple[str, str]:
+        """The database and its index generation: memoised statistics and verdicts hold while it stays."""
+        return _db_key(conn), _read_generation(conn)
+
+    def _size(self, conn: sqlite3.Connection) -> int:
+        """How many practices the index holds (BM25's N)."""
+        return conn.execute("SELECT COUNT(*) FROM practice_vectors").fetchone()[0] or _count_practices(conn)
+
+    def _filter(self, filters: SearchFilters) -> tuple[str, list[Any]]:
+        """The filters as SQL of this backend and its parameters."""
+        return _filter_sql(filters)
+
+    def _start_vectors(self, conn: sqlite3.Connection, text: str, filters: SearchFilters) -> Future[Any]:
+        """Start encoding (and here, scoring) the query on the encoder thread; see :meth:`_vector_ranking`."""
+        return self._encoder.submit(self._vector_scores, self.vectors.matrix(conn), text, filters.is_empty())
+
+    def _document_frequencies(self, conn: sqlite3.Connection, table: str, terms: list[str]) -> dict[str, int]:
+        """How many practices hold each of ``terms`` in ``table`` (absent terms may be left out)."""
+        return {
+            r[0]: int(r[1])
+            for r in conn.execute(
+                f"SELECT v.term, v.doc FROM json_each(?) j CROSS JOIN {table}_vocab v ON v.term = j.value",
+                (json.dumps(terms, ensure_ascii=False),),
+            )
+        }
+
+    def _indexed_texts(self, conn: sqlite3.Connection, table: str, ids: list[int]) -> list[str]:
+        """The indexed terms of ``ids`` in ``table``, space-separated (words with their context)."""
+        columns = "body || ' ' || context" if table == "practice_words" else "body"
+        return [
+            r[0]
+            for r in conn.execute(
+                f"SELECT {columns} FROM {table} WHERE rowid IN (SELECT value FROM json_each(?))", (json.dumps(ids),)
+            )
+        ]
+
+    def _floor_bits(
+        self, conn: sqlite3.Connection, ids: list[int], terms: list[str], triggers: list[tuple[int, list[str]]]
+    ) -> list[tuple[int, int]]:
+        """Each hit's floor tests as one integer, bit for bit as :func:`floor_bits` computes them."""
         # SQLite tests every hit for every term in one pass and returns one bit per query word found
         # in its text (报到 inside 吹哨报到 counts, whatever pieces the segmenter emitted when it was
         # indexed) and one per trigger whose expansion is one of its words: first in the practice's
@@ -400,86 +507,15 @@ class PracticeIndex:
         rows = conn.execute(
             "WITH hit(id, b, s) AS MATERIALIZED (SELECT id, ' ' || c0 || ' ', ' ' || c0 || ' ' || c1 || ' ' "
             f"FROM practice_words_content WHERE id IN (SELECT value FROM json_each(?))) SELECT id, {', '.join(columns)} FROM hit",
-            [json.dumps(rest), *args],
+            [json.dumps(ids), *args],
         )
-        width = len(terms) + len(triggers)
-        word_bits = (1 << len(terms)) - 1
+        return [(pid, sum(part << (_BITS * k) for k, part in enumerate(parts))) for pid, *parts in rows]
 
-        def words_held(bits: int) -> int:
-            have = bits & word_bits
-            for j, (mask, _) in enumerate(triggers):
-                if bits >> (len(terms) + j) & 1:
-                    have |= mask
-            return have
+    def _texts_of(self, conn: sqlite3.Connection, ids: list[int]) -> dict[int, str]:
+        return _texts(conn, ids)
 
-        def mass(have: int) -> float:
-            return sum(v for i, v in enumerate(idf.values()) if have >> i & 1)
-
-        passes: dict[tuple[int, int], bool] = {}
-        found_verdicts: dict[int, bool] = {}
-        for pid, *parts in rows:
-            found = sum(part << (_BITS * k) for k, part in enumerate(parts))
-            own = words_held(found & ((1 << width) - 1))
-            around = words_held(found >> width) & ~own
-            verdict = passes.get((own, around))
-            if verdict is None:
-                share = (mass(own) + w.floor_context * mass(around)) / total
-                verdict = passes[(own, around)] = share >= w.floor_coverage
-            found_verdicts[pid] = verdict
-        with self._cache_lock:
-            verdicts.update(found_verdicts)
-        keep.update(pid for pid, verdict in found_verdicts.items() if verdict)
-        return keep
-
-    def _stats(self, conn: sqlite3.Connection, table: str, terms: list[str], n: int) -> _TermStats:
-        """Document frequencies of ``terms``, memoised until the index changes.
-
-        fts5vocab counts documents by walking a term's posting list, which costs milliseconds for
-        common terms in a large library; the counts only move when practices are added or removed.
-        """
-        generation = (_db_key(conn), _read_generation(conn))
-        with self._cache_lock:
-            if self._df_generation != generation:
-                self._df_cache.clear()
-                self._df_generation = generation
-            missing = [t for t in dict.fromkeys(terms) if (table, t) not in self._df_cache]
-        if missing:
-            found = {
-                r[0]: int(r[1])
-                for r in conn.execute(
-                    f"SELECT v.term, v.doc FROM json_each(?) j CROSS JOIN {table}_vocab v ON v.term = j.value",
-                    (json.dumps(missing, ensure_ascii=False),),
-                )
-            }
-            with self._cache_lock:
-                if len(self._df_cache) > 50_000:
-                    self._df_cache.clear()
-                for t in missing:
-                    self._df_cache[(table, t)] = found.get(t, 0)
-        with self._cache_lock:
-            df = {t: self._df_cache.get((table, t), 0) for t in terms}
-        return _TermStats(table, terms, n, df)
-
-    def _trust(self, conn: sqlite3.Connection, stats: _TermStats, ranking: list[int]) -> float:
-        """How far to trust a lexical ranker for this query: the share of the query's IDF mass its best hits hold.
-
-        A query whose words all occur in a practice (吹哨报到) gets full weight; a paraphrase whose
-        best lexical match shares only generic words (党组织 for 工地上建党组织) leaves the ranking
-        mostly to the vectors instead of letting two correlated lexical lists outvote them.
-        """
-        if self.weights.coverage_power <= 0 or not ranking:
-            return 1.0 if ranking else 0.0
-        idf = stats.idf()
-        total = sum(idf.values()) or 1.0
-        columns = "body || ' ' || context" if stats.table == "practice_words" else "body"
-        top = ranking[: self.weights.coverage_depth]
-        best = 0.0
-        for (body,) in conn.execute(
-            f"SELECT {columns} FROM {stats.table} WHERE rowid IN (SELECT value FROM json_each(?))", (json.dumps(top),)
-        ):
-            have = set(body.split())
-            best = max(best, sum(v for t, v in idf.items() if t in have) / total)
-        return best**self.weights.coverage_power
+    def _facets_of(self, conn: sqlite3.Connection, ids: list[int]) -> dict[str, dict[str, int]]:
+        return _facets_for_ids(conn, ids)
 
     def _fts(
         self,
@@ -688,6 +724,33 @@ class _TermStats:
         limit = max(max_df * self.n, 2000)
         rare = [t for t in present if self.df[t] <= limit]
         return rare or sorted(present, key=lambda t: self.df[t])[:2]
+
+
+def fuse(lists: list[tuple[float, list[int]]], rrf_k: float) -> list[tuple[int, float]]:
+    """Weighted reciprocal rank fusion of ``(weight, ranking)`` lists into ``[(practice_id, score)]``, best first."""
+    scores: dict[int, float] = {}
+    for weight, ranking in lists:
+        for rank, pid in enumerate(ranking):
+            scores[pid] = scores.get(pid, 0.0) + weight / (rrf_k + rank + 1)
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def floor_bits(body: str, context: str, terms: list[str], triggers: list[tuple[int, list[str]]]) -> int:
+    """The relevance floor's tests on one hit's indexed words (``body``) and context, one bit each.
+
+    Bit ``i`` for query word ``terms[i]`` found in the body's text (报到 inside 吹哨报到 counts), then one
+    per trigger one of whose expansions is a whole body word; then the same tests over body and context.
+    """
+    found = 0
+    bit = 0
+    for text in (f" {body} ", f" {body} {context} "):
+        for term in terms:
+            found |= (term in text) << bit
+            bit += 1
+        for _, more in triggers:
+            found |= any(f" {e} " in text for e in more) << bit
+            bit += 1
+    return found
 
 
 def _count_practices(conn: sqlite3.Connection) -> int:

@@ -40,6 +40,8 @@ def _eval_search(args: argparse.Namespace) -> int:
     )
     index = PracticeIndex(embedder, weights=weights)
     queries = load_queries(Path(args.queries) if args.queries else QUERIES)
+    if args.backend != "sqlite":
+        return _compare_backends(args, index, queries)
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(args.db) if args.db else Path(tmp) / "eval.sqlite"
         if not db.exists():
@@ -70,6 +72,44 @@ def _eval_search(args: argparse.Namespace) -> int:
         for q in result["queries"]:
             mark = "✓" if q["recall"] == 1 else ("½" if q["recall"] > 0 else "✗")
             print(f"{mark} {q['type']:<10} {q['split']:<8} 首个命中 {q['first'] or '-':>3}  {q['query']}")
+    return 0
+
+
+def _compare_backends(args: argparse.Namespace, index, queries: list) -> int:  # noqa: ANN001
+    """Build the library once into SQLite and a scratch PostgreSQL database; score both on the same queries."""
+    from service.library.db import connect
+    from service.library.pg_db import scratch_database
+    from service.library.pg_search import PgPracticeIndex, connect_pg
+    from service.library.search_eval import build_library, eval_files, evaluate, format_comparison
+
+    if args.db or args.groups or args.ablate or args.floor:
+        print("--backend postgresql 每次新建评测库，不能与 --db、--groups、--ablate、--floor 同用", file=sys.stderr)
+        return 2
+    pg = PgPracticeIndex(index.embedder, weights=index.weights, synonyms=index.synonyms)
+    pg._query_cache = index._query_cache  # one encoding per query serves both
+    with tempfile.TemporaryDirectory() as tmp, scratch_database("jingyan_eval") as url:
+        pg_conn = connect_pg(url)
+        pg.migrate(pg_conn)
+        db = Path(tmp) / "eval.sqlite"
+        cache = Path(args.vectors_cache) if args.vectors_cache else None
+        stats = build_library(db, index, eval_files(), mode=args.mode, cache=cache, also=[(pg, pg_conn)])
+        print(f"已建库：{stats['entries']} 条（{args.mode}），SQLite 与 PostgreSQL 各一份，用时 {stats['seconds']:.1f} 秒",
+              file=sys.stderr)
+        conn = connect(db)
+        results = {"sqlite": evaluate(conn, index, queries), "postgresql": evaluate(conn, pg, queries, index_conn=pg_conn)}
+        conn.close()
+        pg_conn.close()
+    if args.json:
+        print(json.dumps(results, ensure_ascii=False, indent=2))
+        return 0
+    print(format_comparison(results["sqlite"]["summary"], results["postgresql"]["summary"]))
+    if args.verbose:
+        pg_queries = {q["query"]: q for q in results["postgresql"]["queries"]}
+        for q in results["sqlite"]["queries"]:
+            other = pg_queries[q["query"]]
+            if (q["recall"], q["first"]) != (other["recall"], other["first"]):
+                print(f"  {q['type']:<10} {q['split']:<8} 首个命中 SQLite {q['first'] or '-':>3} "
+                      f"PostgreSQL {other['first'] or '-':>3}  {q['query']}")
     return 0
 
 
@@ -115,6 +155,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval-search", help="在标注查询集上评测检索质量（recall@10、MRR）")
     p.add_argument("--mode", choices=["clauses", "practices"], default="clauses",
                    help="索引单位：按句切分（clauses）或挖掘出的做法（practices）")
+    p.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite",
+                   help="postgresql：同一评测库再建一份到临时 PostgreSQL 数据库（JINGYAN_PG_ADMIN_URL），两种后端并列评测")
     p.add_argument("--db", help="评测库文件（已存在则直接复用，省去重新计算向量）")
     p.add_argument("--vectors-cache", help="向量缓存 .npz 文件（按文本复用，换索引方式时免去重算）")
     p.add_argument("--queries", help="查询集 JSONL（默认 corpus/queries/queries.jsonl）")

@@ -176,12 +176,20 @@ class VectorCache:
 
 
 def build_library(
-    db_path: Path, index: PracticeIndex, files: Iterable[Path], mode: str = "clauses", cache: Path | None = None
+    db_path: Path,
+    index: PracticeIndex,
+    files: Iterable[Path],
+    mode: str = "clauses",
+    cache: Path | None = None,
+    also: Iterable[tuple[PracticeIndex, Any]] = (),
 ) -> dict[str, Any]:
     """Parse ``files``, store their clauses or practices and index them; returns timing figures.
 
     ``cache`` names an ``.npz`` file of passage vectors reused across runs (the model is the slow part).
+    ``also`` gives more ``(index, connection)`` pairs that index the same practices and vectors (the
+    PostgreSQL index, compared side by side with SQLite's).
     """
+    also = list(also)
     vector_cache = VectorCache(cache)
     conn = connect(db_path)
     migrate_library(conn)
@@ -201,6 +209,9 @@ def build_library(
         conn.execute("BEGIN IMMEDIATE")
         index.add(conn, items, vectors)
         conn.execute("COMMIT")
+        for other, other_conn in also:
+            with other_conn.transaction():
+                other.add(other_conn, items, vectors)
         n += len(items)
     conn.close()
     vector_cache.save()
@@ -212,12 +223,17 @@ def load_queries(path: Path = QUERIES) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def evaluate(conn: sqlite3.Connection, index: PracticeIndex, queries: list[dict[str, Any]], k: int = 10) -> dict:
-    """recall@k and MRR per (type, split) and overall, plus the per-query first relevant rank."""
+def evaluate(
+    conn: sqlite3.Connection, index: PracticeIndex, queries: list[dict[str, Any]], k: int = 10, index_conn: Any = None
+) -> dict:
+    """recall@k and MRR per (type, split) and overall, plus the per-query first relevant rank.
+
+    ``index_conn`` is the index's own connection when it is not the library's (PostgreSQL).
+    """
     filenames = {r[0]: r[1] for r in conn.execute("SELECT id, filename FROM documents")}
     per_query = []
     for q in queries:
-        page = index.search(conn, q["query"], SearchFilters(), limit=k)
+        page = index.search(conn if index_conn is None else index_conn, q["query"], SearchFilters(), limit=k)
         ids = [h.practice_id for h in page.hits]
         rows = {
             r[0]: (filenames[r[1]], r[2])
@@ -256,6 +272,18 @@ def format_summary(summary: dict[str, dict[str, float]]) -> str:
     lines = [f"{'类型/划分':<22}{'n':>4}{'recall@10':>11}{'MRR':>8}"]
     for key, s in summary.items():
         lines.append(f"{key:<24}{s['n']:>4}{s['recall@10']:>11.3f}{s['mrr']:>8.3f}")
+    return "\n".join(lines)
+
+
+def format_comparison(sqlite: dict[str, dict[str, float]], postgresql: dict[str, dict[str, float]]) -> str:
+    """The two backends side by side, one row per type/split, with PostgreSQL's difference."""
+    lines = [f"{'类型/划分':<22}{'n':>4}{'SQLite R@10':>13}{'MRR':>7}{'PostgreSQL R@10':>17}{'MRR':>7}{'ΔR@10':>8}{'ΔMRR':>8}"]
+    for key, a in sqlite.items():
+        b = postgresql.get(key, {"recall@10": 0.0, "mrr": 0.0})
+        lines.append(
+            f"{key:<24}{a['n']:>4}{a['recall@10']:>13.3f}{a['mrr']:>7.3f}{b['recall@10']:>17.3f}{b['mrr']:>7.3f}"
+            f"{b['recall@10'] - a['recall@10']:>+8.3f}{b['mrr'] - a['mrr']:>+8.3f}"
+        )
     return "\n".join(lines)
 
 

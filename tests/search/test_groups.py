@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from service.library.groups import PracticeGrouper
 from tests.search.conftest import SEED, practice_id
 
@@ -62,8 +64,7 @@ def test_a_new_reading_practice_joins_the_existing_group(library, index, built_l
         (daily,),
     )
     twin = cur.lastrowid
-    original.id = twin
-    index.add(library, [original], built_library.vectors[daily][None, :])
+    index.add(library, [dataclasses.replace(original, id=twin)], built_library.vectors[daily][None, :])
     grouper.assign(library, [twin])
     library.execute("COMMIT")
     assert group_of(library, twin) == group_of(library, daily)
