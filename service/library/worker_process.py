@@ -45,6 +45,7 @@ ONE_THREAD_ENV = {
     "TRANSFORMERS_OFFLINE": "1",
 }
 NICENESS = 10
+WAKE_FD_ENV = "JINGYAN_WORKER_WAKE_FD"
 PR_SET_PDEATHSIG = 1
 
 
@@ -111,6 +112,20 @@ def ingest_handler(library: Library) -> Callable[[Any], None]:
     return run_job
 
 
+def _listen_for_wakeups(changed: threading.Event) -> None:
+    """Set ``changed`` whenever the supervisor writes to the wake-up pipe (bytes written while the
+    models loaded wait in the pipe)."""
+    fd = int(os.environ.get(WAKE_FD_ENV, "-1"))
+    if fd < 0:
+        return
+
+    def listen() -> None:
+        while os.read(fd, 512):
+            changed.set()
+
+    threading.Thread(target=listen, name="jingyan-wake", daemon=True).start()
+
+
 def main() -> int:
     """Entry point of the worker child: drain the queue until told to stop or orphaned."""
     parent = int(os.environ[PARENT_ENV])
@@ -123,6 +138,8 @@ def main() -> int:
 
     library = open_worker_library(settings)
     worker = Worker(library.queue, ingest_handler(library), poll_s=0.5, small_job_bytes=settings.small_job_bytes)
+    # The web process tells of a new job (see WorkerSupervisor): claim it now, not at the next poll.
+    _listen_for_wakeups(library.queue.changed)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -148,6 +165,8 @@ class WorkerSupervisor:
         self._proc: subprocess.Popen | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._wake_fd: int | None = None  # write end of the current child's wake-up pipe
+        self._wake_lock = threading.Lock()
 
     @property
     def pid(self) -> int | None:
@@ -160,18 +179,56 @@ class WorkerSupervisor:
         # signal when the *thread* that forked it ends.
         self._thread = threading.Thread(target=self._run, name="jingyan-worker-supervisor", daemon=True)
         self._thread.start()
+        threading.Thread(target=self._wake_on_new_jobs, name="jingyan-worker-wake", daemon=True).start()
+
+    def _wake_on_new_jobs(self) -> None:
+        """Pass the queue's "job queued" event on to the child, which otherwise finds a new upload
+        only at its next poll (up to half a second later)."""
+        while not self._stop.is_set():
+            if not self.queue.changed.wait(1.0):
+                continue
+            self.queue.changed.clear()
+            # under the lock: a closed descriptor's number may be reused by another file at once
+            with self._wake_lock:
+                if self._wake_fd is not None:
+                    try:
+                        os.write(self._wake_fd, b"\0")
+                    except OSError:
+                        pass  # a full pipe wakes it anyway; a dead child is restarted and polls on start
 
     def stop(self, timeout: float = 15.0) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout + 5)
             self._thread = None
+        with self._wake_lock:
+            if self._wake_fd is not None:
+                os.close(self._wake_fd)
+                self._wake_fd = None
 
     def _spawn(self) -> subprocess.Popen:
-        env = os.environ | ONE_THREAD_ENV | {SETTINGS_ENV: self.settings.to_json(), PARENT_ENV: str(os.getpid())}
-        return subprocess.Popen(
-            [sys.executable, "-m", "service.library.worker_process"], cwd=REPO_ROOT, env=env, close_fds=True
-        )
+        read_end, write_end = os.pipe()
+        os.set_blocking(write_end, False)
+        env = os.environ | ONE_THREAD_ENV | {
+            SETTINGS_ENV: self.settings.to_json(),
+            PARENT_ENV: str(os.getpid()),
+            WAKE_FD_ENV: str(read_end),
+        }
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "service.library.worker_process"],
+                cwd=REPO_ROOT, env=env, close_fds=True, pass_fds=(read_end,),
+            )
+        except BaseException:
+            os.close(write_end)
+            raise
+        finally:
+            os.close(read_end)
+        with self._wake_lock:
+            if self._wake_fd is not None:
+                os.close(self._wake_fd)
+            self._wake_fd = write_end
+        return proc
 
     def _run(self) -> None:
         delay = self.restart_delay_s

@@ -132,3 +132,22 @@ def test_a_small_file_sent_after_a_huge_one_is_done_within_ten_seconds(tmp_path)
         assert http.get(f"/api/jobs/{big['id']}").json()["status"] == "running"  # still busy with the huge one
     finally:
         stop_service(proc, http)
+
+
+def test_the_worker_child_wakes_when_the_web_process_writes_to_its_pipe(monkeypatch):
+    """A queued job reaches the child through a pipe, read by a thread of its own: bytes written
+    before the child listens (while its models load) are not lost."""
+    from service.library.worker_process import WAKE_FD_ENV, _listen_for_wakeups
+
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, b"\0")  # written before anyone listens
+        monkeypatch.setenv(WAKE_FD_ENV, str(read_end))
+        changed = threading.Event()
+        _listen_for_wakeups(changed)
+        assert changed.wait(5), "a wake-up written before the listener started was lost"
+        changed.clear()
+        os.write(write_end, b"\0")
+        assert changed.wait(5), "the listener did not pass the wake-up on"
+    finally:
+        os.close(write_end)  # the listener ends at end of file
