@@ -51,6 +51,7 @@ from service.library.search import (
     SearchFilters,
     SearchPage,
     _top_ids,
+    add_facet_rows,
     context_text,
     floor_bits,
     gram_text,
@@ -371,10 +372,7 @@ class PgPracticeIndex(PracticeIndex):
             f"SELECT topic, kind, year, doc_kind, count(*) FROM search_practices WHERE {where} GROUP BY 1, 2, 3, 4",
             params,
         )
-        for topic, kind, year, doc_kind, n in rows:
-            for name, value in (("topic", topic), ("kind", kind), ("year", year), ("doc_kind", doc_kind)):
-                if value is not None:
-                    counts[name][str(value)] = counts[name].get(str(value), 0) + n
+        add_facet_rows(counts, rows)
         rows = conn.execute(
             f"SELECT o.org, count(*) FROM search_practices, unnest(orgs) o(org) WHERE {where} GROUP BY o.org", params
         )

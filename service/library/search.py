@@ -28,6 +28,7 @@ import sqlite3
 import sys
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -850,6 +851,15 @@ def _source(where: str) -> str:
     return "practices p JOIN documents d ON d.id = p.document_id"
 
 
+def add_facet_rows(counts: dict[str, dict[str, int]], rows: Iterable[tuple[Any, ...]]) -> None:
+    """Add ``(topic, kind, year, doc_kind, count)`` rows, as both backends' grouped scans give them, to ``counts``."""
+    for topic, kind, year, doc_kind, n in rows:
+        for name, value in (("topic", topic), ("kind", kind), ("year", year), ("doc_kind", doc_kind)):
+            if value is not None:
+                key = str(value)
+                counts[name][key] = counts[name].get(key, 0) + n
+
+
 def _facets_where(conn: sqlite3.Connection, where: str, params: list[Any]) -> dict[str, dict[str, int]]:
     """Facet counts over every practice the filter SQL admits: one grouped scan plus one for units."""
     counts: dict[str, dict[str, int]] = {name: {} for name in FACETS}
@@ -858,11 +868,7 @@ def _facets_where(conn: sqlite3.Connection, where: str, params: list[Any]) -> di
         f"SELECT p.topic, p.kind, d.year, d.kind, COUNT(*) FROM {source} WHERE {where} GROUP BY 1, 2, 3, 4",
         params,
     )
-    for topic, kind, year, doc_kind, n in rows:
-        for name, value in (("topic", topic), ("kind", kind), ("year", year), ("doc_kind", doc_kind)):
-            if value is not None:
-                key = str(value)
-                counts[name][key] = counts[name].get(key, 0) + n
+    add_facet_rows(counts, rows)
     org_rows = conn.execute(
         f"SELECT o.org, COUNT(*) FROM {source} {'CROSS ' if 'CROSS' in source else ''}JOIN practice_orgs o ON o.practice_id = p.id "
         f"WHERE {where} GROUP BY o.org",

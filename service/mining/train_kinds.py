@@ -24,18 +24,23 @@ def training_examples(splits: tuple[str, ...] = ("train",)) -> tuple[list[str], 
     from service.mining.extractor import Extractor
 
     extractor = Extractor(kinds=None)
+    examples = [(doc.items, extractor.pieces(parse_file(doc.path))) for doc in load_labelled(splits=splits)]
+    return _labelled_pieces(examples)
+
+
+def _labelled_pieces(examples: list[tuple[list[dict], list[tuple[str, dict]]]]) -> tuple[list[str], list[dict], list[str]]:
+    """Texts, features and gold kinds of every weighed piece of each ``(gold items, pieces)`` document."""
     texts: list[str] = []
     feats: list[dict] = []
     labels: list[str] = []
-    for doc in load_labelled(splits=splits):
-        document = parse_file(doc.path)
-        for text, f in extractor.pieces(document):
-            i = best_item(doc.items, text)
-            if i is not None and doc.items[i].get("optional"):
+    for items, pieces in examples:
+        for text, f in pieces:
+            i = best_item(items, text)
+            if i is not None and items[i].get("optional"):
                 continue
             texts.append(text)
             feats.append(f)
-            labels.append("other" if i is None else doc.items[i]["kind"])
+            labels.append("other" if i is None else items[i]["kind"])
     return texts, feats, labels
 
 
@@ -56,19 +61,7 @@ def cross_validate(folds: int = 5, **params: object) -> DocScore:
     fold_of = {s: i % folds for i, s in enumerate(sources)}  # largest sources spread over the folds
     total = DocScore("train (out of fold)", "train")
     for k in range(folds):
-        texts: list[str] = []
-        feats: list[dict] = []
-        labels: list[str] = []
-        for d in docs:
-            if fold_of[d.source] == k:
-                continue
-            for text, f in pieces[d.file]:
-                i = best_item(d.items, text)
-                if i is not None and d.items[i].get("optional"):
-                    continue
-                texts.append(text)
-                feats.append(f)
-                labels.append("other" if i is None else d.items[i]["kind"])
+        texts, feats, labels = _labelled_pieces([(d.items, pieces[d.file]) for d in docs if fold_of[d.source] != k])
         clf = KindClassifier(**params).fit(texts, feats, labels)  # type: ignore[arg-type]
         held = Extractor(finder=extractor.finder, topics=extractor.topics, keywords=extractor.keywords, kinds=clf)
         for d in docs:
