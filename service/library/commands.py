@@ -106,25 +106,30 @@ def _search(args: argparse.Namespace) -> int:
 
 def _watch(args: argparse.Namespace) -> int:
     import logging
-    import time
+    import signal
+    import threading
 
     from service.library.inbox import Inbox
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     library = _open(args)
     inbox = Inbox(Path(args.folder), library)
+    # Ctrl+C and SIGTERM end the loop between two looks at the folder: a KeyboardInterrupt raised in
+    # the middle of one could leave its write transaction open, and the workers wait on it.
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     library.start()
     print(f"正在监视 {inbox.folder}：放入的文件导入后移到 processed/，失败的移到 failed/（附原因）。按 Ctrl+C 停止。",
           file=sys.stderr)
     try:
-        while True:
+        while not stop.is_set():
             for name, outcome in inbox.run_once():
                 print(f"{'已导入' if outcome == 'processed' else '失败'}  {name} → {outcome}/", flush=True)
-            time.sleep(inbox.poll_s)
-    except KeyboardInterrupt:
-        return 0
+            stop.wait(inbox.poll_s)
     finally:
         library.close()
+    return 0
 
 
 def _groups_rebuild(args: argparse.Namespace) -> int:
