@@ -140,7 +140,7 @@ MIGRATIONS: list[Callable[[psycopg.Connection], None]] = [_create_tables]
 
 
 def apply_pg_migrations(conn: psycopg.Connection, component: str, steps: list[Callable[[psycopg.Connection], None]]) -> int:
-    """Run the steps of ``component`` not yet applied, each in its own transaction; returns its version.
+    """Run the steps of ``component`` not yet applied, all in one transaction; returns its version.
 
     An advisory lock keeps two processes starting at once from migrating twice.
     """

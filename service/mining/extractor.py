@@ -303,10 +303,11 @@ class Extractor:
         counts: Counter[str] = Counter()
         found = Counter(re.findall(r"[\u4e00-\u9fff]{1,8}(?:" + heads + ")", body[:20000]))
         for text, n in found.most_common(20):
+            tokens = self.finder.words(text)
             starts = [0]
-            for tok in self.finder.words(text):
+            for tok in tokens:
                 starts.append(starts[-1] + len(tok[0]))
-            for k, (word, flag) in zip(starts, self.finder.words(text), strict=False):
+            for k, (word, flag) in zip(starts, tokens, strict=False):
                 # a proper name opens with a place, a name or a level (南开大学, 盐城市第一人民医院, 市一院), not 深化公立医院
                 if not (flag.startswith(("ns", "nt", "nr", "nz", "j")) or (len(word) > 1 and word[0] in self.finder.level_prefixes)) or k >= len(text) - 2 or text[k:].startswith(self.finder.generic_multi):
                     continue
@@ -434,10 +435,8 @@ class Extractor:
         a numbered heading's label is no part of it (一、浙江省政协：…, （二）市教育局 王某某)."""
         line = NUMBER_LABEL_RE.sub("", line) if heading else line
         if len(line) <= 40 and not re.search(r"[。；;！？]", line):
-            for pattern in (SPEAKER_LINE_RE, UNIT_SPEAKER_RE):
-                m = pattern.match(line)
-                unit = m and (m.groupdict().get("unit") or m.groupdict().get("unit2"))
-                if unit and (named := self._unit_named(unit)):
+            for unit, _ in _speaker_lines(line):
+                if named := self._unit_named(unit):
                     return named
         if heading:
             m = HEADING_UNIT_RE.match(line)
@@ -452,14 +451,10 @@ class Extractor:
             k = line.find(":", 0, 41)
         if k < 4 or k + 1 >= len(line):
             return None
-        head = line[: k + 1]
-        for pattern in (SPEAKER_LINE_RE, UNIT_SPEAKER_RE):
-            m = pattern.match(head)
-            unit = m and (m.groupdict().get("unit") or m.groupdict().get("unit2"))
-            if unit and (m.groupdict().get("name") or m.groupdict().get("name2") or pattern is SPEAKER_LINE_RE):
-                named = self._unit_named(unit)
-                if named:
-                    return named, k + 1
+        for unit, speaker_named in _speaker_lines(line[: k + 1]):
+            # untitled, only a unit and a person's name make a speaker line (not any phrase before a colon)
+            if speaker_named and (named := self._unit_named(unit)):
+                return named, k + 1
         return None
 
     def _unit_named(self, unit: str) -> str | None:
@@ -807,6 +802,21 @@ _AIM_VERBS = frozenset("推动 推进 加强 强化 深化 落实 实现 优化 
 
 
 _NOUN_HEADS = ("单位", "部门", "中心", "机构", "企业", "主体", "人员")
+
+
+def _speaker_lines(line: str) -> list[tuple[str, bool]]:
+    """The unit each speaker-line pattern finds in ``line``, titled pattern first, and whether the line
+    names its speaker: by a title (省政协主席) or, without one, by a person's name after the unit."""
+    found = []
+    for pattern in (SPEAKER_LINE_RE, UNIT_SPEAKER_RE):
+        m = pattern.match(line)
+        if m is None:
+            continue
+        groups = m.groupdict()
+        unit = groups.get("unit") or groups.get("unit2")
+        if unit:
+            found.append((unit, pattern is SPEAKER_LINE_RE or bool(groups.get("name") or groups.get("name2"))))
+    return found
 
 
 def _opens_measure(text: str) -> bool:
